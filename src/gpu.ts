@@ -1,0 +1,432 @@
+/**
+ * The GPU layer: one WebGPU device, a cache of compute pipelines built from the
+ * WGSL files in `shaders/`, pooled storage buffers ("tensors"), per-dispatch
+ * uniform blocks, and read-back. Every kernel module in `src/` goes through
+ * this layer and nothing else touches `navigator.gpu`.
+ *
+ * Kernel conventions (every `.wgsl` file in `shaders/` follows them):
+ * - `@group(0) @binding(0)` is a uniform block: first the `u32` fields, then
+ *   the `f32` fields, in the order the caller passes them to {@link Gpu.dispatch}.
+ *   A kernel without parameters still declares the block (one `u32` field).
+ * - `@binding(1)`, `@binding(2)`, … are the storage buffers, in the order of
+ *   `buffers` in {@link Gpu.dispatch}.
+ * - Values that differ per specialisation (activation, kernel size, …) are
+ *   WGSL `override` constants, passed as `constants` to {@link Gpu.kernel}.
+ *
+ * @module
+ */
+
+/** An error from the GPU layer, with a message meant for the end user. */
+export class GpuError extends Error {
+  override name = "GpuError";
+}
+
+/** Element types a tensor can hold (all 4 bytes wide). */
+export type DType = "f32" | "u32" | "i32";
+
+/** A buffer on the GPU with a shape; row-major, 4-byte elements. */
+export interface Tensor {
+  /** The storage buffer. */
+  readonly buffer: GPUBuffer;
+  /** Shape, outermost first. */
+  readonly shape: readonly number[];
+  /** Number of elements (product of the shape). */
+  readonly size: number;
+  /** Element type. */
+  readonly dtype: DType;
+}
+
+/** Host-side typed array for a dtype. */
+export type HostArray<D extends DType> = D extends "f32" ? Float32Array
+  : D extends "u32" ? Uint32Array
+  : Int32Array;
+
+/** One dispatch of a compute kernel. */
+export interface Dispatch {
+  /** Pipeline from {@link Gpu.kernel}. */
+  pipeline: GPUComputePipeline;
+  /** Storage buffers, bound at bindings 1, 2, … in this order. */
+  buffers: (Tensor | GPUBuffer)[];
+  /** `u32` fields of the uniform block (binding 0), first. */
+  u32?: number[];
+  /** `f32` fields of the uniform block, after the `u32` ones. */
+  f32?: number[];
+  /** Number of workgroups along x, y, z. */
+  workgroups: [number, number?, number?];
+}
+
+/** Memory figures of a {@link Gpu}, in bytes. */
+export interface MemoryStats {
+  /** Bytes of storage buffers held by live tensors. */
+  inUse: number;
+  /** Bytes held by live tensors and by the reuse pool. */
+  allocated: number;
+  /** Highest value `allocated` has reached. */
+  peak: number;
+}
+
+const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
+const shaderRoot = new URL("../shaders/", import.meta.url);
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * A WebGPU device with the pipeline cache and buffer pool the model uses.
+ * Create one with {@link Gpu.create}; call {@link Gpu.destroy} when done.
+ */
+export class Gpu {
+  /** The WebGPU device. */
+  readonly device: GPUDevice;
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or the GPU's name. */
+  readonly adapterName: string;
+  /** Whether the adapter is a CPU fallback (lavapipe/llvmpipe). */
+  readonly isFallback: boolean;
+
+  #sources = new Map<string, Promise<string>>();
+  #pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  #pool = new Map<number, GPUBuffer[]>();
+  #live = new Set<GPUBuffer>();
+  #bytesLive = 0;
+  #bytesPooled = 0;
+  #peak = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #uniforms: GPUBuffer[] = [];
+  #lost: string | null = null;
+
+  private constructor(device: GPUDevice, adapterName: string, isFallback: boolean) {
+    this.device = device;
+    this.adapterName = adapterName;
+    this.isFallback = isFallback;
+    device.lost.then((info) => {
+      this.#lost = info.message || info.reason;
+    });
+  }
+
+  /**
+   * Finds a WebGPU adapter and opens a device with the largest buffer limits it
+   * offers. Throws a {@link GpuError} that says how to get an adapter when
+   * there is none.
+   */
+  static async create(options: { powerPreference?: GPUPowerPreference } = {}): Promise<Gpu> {
+    quietMesaWarning();
+    if (typeof navigator === "undefined" || !("gpu" in navigator)) {
+      throw new GpuError(
+        "WebGPU is not available in this Deno (navigator.gpu is missing); use Deno 2 or newer.",
+      );
+    }
+    const adapter = await navigator.gpu.requestAdapter({
+      powerPreference: options.powerPreference ?? "high-performance",
+    });
+    if (!adapter) {
+      throw new GpuError(
+        "no WebGPU adapter found: install your GPU's Vulkan driver, or for the CPU fallback " +
+          "run `sudo apt-get install mesa-vulkan-drivers libvulkan1`",
+      );
+    }
+    const l = adapter.limits;
+    const requiredFeatures: GPUFeatureName[] = [];
+    if (adapter.features.has("timestamp-query")) requiredFeatures.push("timestamp-query");
+    const device = await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      },
+    });
+    const info = adapter.info;
+    const name = info.description || [info.vendor, info.device].filter(Boolean).join(" ") ||
+      "unknown adapter";
+    return new Gpu(device, name, info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name));
+  }
+
+  /** Whether the device offers GPU timestamp queries. */
+  get hasTimestamps(): boolean {
+    return this.device.features.has("timestamp-query");
+  }
+
+  /** Largest storage buffer that can be bound, in bytes. */
+  get maxBindingBytes(): number {
+    return this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /**
+   * The compute pipeline for entry point `entryPoint` of `shaders/<file>`,
+   * specialised by the `override` constants given. Cached: asking again for
+   * the same file, entry point and constants returns the same pipeline.
+   */
+  kernel(
+    file: string,
+    entryPoint = "main",
+    constants: Record<string, number> = {},
+  ): Promise<GPUComputePipeline> {
+    const key = `${file}:${entryPoint}:${JSON.stringify(constants)}`;
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      p = this.#build(file, entryPoint, constants);
+      this.#pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** Number of distinct pipelines built so far. */
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
+  async #build(
+    file: string,
+    entryPoint: string,
+    constants: Record<string, number>,
+  ): Promise<GPUComputePipeline> {
+    let source = this.#sources.get(file);
+    if (!source) {
+      source = loadShader(file);
+      this.#sources.set(file, source);
+    }
+    const module = this.device.createShaderModule({ label: file, code: await source });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length) {
+      throw new GpuError(`shaders/${file}: ${errors.map((m) => m.message.trim()).join("; ")}`);
+    }
+    return await this.device.createComputePipelineAsync({
+      label: `${file}:${entryPoint}`,
+      layout: "auto",
+      compute: { module, entryPoint, constants },
+    });
+  }
+
+  /**
+   * A tensor of the given shape. Its buffer comes from the reuse pool when one
+   * of the same byte size is free. With `data`, the contents are uploaded;
+   * without, the contents are undefined (kernels must write every element).
+   */
+  tensor<D extends DType = "f32">(
+    shape: readonly number[],
+    data?: HostArray<D>,
+    dtype: D = "f32" as D,
+  ): Tensor {
+    const size = product(shape);
+    if (data && data.length !== size) {
+      throw new GpuError(`tensor data has ${data.length} elements, shape [${shape}] needs ${size}`);
+    }
+    const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    if (bytes > this.device.limits.maxBufferSize) {
+      throw new GpuError(
+        `a ${(bytes / 2 ** 20).toFixed(0)} MiB buffer exceeds this adapter's limit of ${
+          (this.device.limits.maxBufferSize / 2 ** 20).toFixed(0)
+        } MiB; use a smaller input size`,
+      );
+    }
+    let buffer = this.#pool.get(bytes)?.pop();
+    if (buffer) {
+      this.#bytesPooled -= bytes;
+    } else {
+      buffer = this.device.createBuffer({ size: bytes, usage: STORAGE });
+    }
+    this.#live.add(buffer);
+    this.#bytesLive += bytes;
+    this.#peak = Math.max(this.#peak, this.#bytesLive + this.#bytesPooled);
+    if (data) {
+      // Commands recorded so far may still read this (reused) buffer's old
+      // contents; writeBuffer would overtake them, so submit them first.
+      this.flush();
+      // Typed arrays over a SharedArrayBuffer are accepted by Deno's WebGPU too.
+      this.device.queue.writeBuffer(buffer, 0, data as ArrayBufferView<ArrayBuffer>);
+    }
+    return { buffer, shape: [...shape], size, dtype };
+  }
+
+  /** Returns tensors' buffers to the reuse pool. Using a tensor after release is an error. */
+  release(...tensors: (Tensor | null | undefined)[]): void {
+    for (const t of tensors) {
+      if (!t || !this.#live.delete(t.buffer)) continue;
+      const bytes = t.buffer.size;
+      this.#bytesLive -= bytes;
+      this.#bytesPooled += bytes;
+      let list = this.#pool.get(bytes);
+      if (!list) this.#pool.set(bytes, list = []);
+      list.push(t.buffer);
+    }
+  }
+
+  /** Frees the buffers of the reuse pool (live tensors stay). */
+  trim(): void {
+    this.flush();
+    for (const list of this.#pool.values()) for (const b of list) b.destroy();
+    this.#pool.clear();
+    this.#bytesPooled = 0;
+  }
+
+  /** Current and peak storage-buffer memory. */
+  memory(): MemoryStats {
+    return {
+      inUse: this.#bytesLive,
+      allocated: this.#bytesLive + this.#bytesPooled,
+      peak: this.#peak,
+    };
+  }
+
+  /** Resets the peak of {@link Gpu.memory} to the current allocation. */
+  resetPeak(): void {
+    this.#peak = this.#bytesLive + this.#bytesPooled;
+  }
+
+  /** Records one kernel dispatch. Work is submitted at {@link Gpu.flush} or on read-back. */
+  dispatch(d: Dispatch): void {
+    this.#checkLost();
+    const u = d.u32 ?? [];
+    const f = d.f32 ?? [];
+    const words = Math.max(4, Math.ceil((u.length + f.length) / 4) * 4);
+    const uniform = this.device.createBuffer({
+      size: words * 4,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
+    const range = uniform.getMappedRange();
+    new Uint32Array(range).set(u);
+    new Float32Array(range).set(f, u.length);
+    uniform.unmap();
+    this.#uniforms.push(uniform);
+
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
+    d.buffers.forEach((b, i) => {
+      const buffer = "buffer" in b ? b.buffer : b;
+      entries.push({ binding: i + 1, resource: { buffer } });
+    });
+    const bindGroup = this.device.createBindGroup({
+      layout: d.pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const [x, y = 1, z = 1] = d.workgroups;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new GpuError(`dispatch of [${x}, ${y}, ${z}] workgroups exceeds the limit ${max}`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    if (!this.#pass) {
+      this.#encoder ??= this.device.createCommandEncoder();
+      this.#pass = this.#encoder.beginComputePass();
+    }
+    this.#pass.setPipeline(d.pipeline);
+    this.#pass.setBindGroup(0, bindGroup);
+    this.#pass.dispatchWorkgroups(x, y, z);
+  }
+
+  /** Records a buffer-to-buffer copy of `bytes` bytes. */
+  copy(src: Tensor, dst: Tensor, bytes = src.size * 4, srcOffset = 0, dstOffset = 0): void {
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
+  /** Sets every element of a tensor to zero. */
+  zero(t: Tensor): void {
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.clearBuffer(t.buffer);
+  }
+
+  /** Submits the commands recorded so far. */
+  flush(): void {
+    this.#endPass();
+    if (this.#encoder) {
+      this.device.queue.submit([this.#encoder.finish()]);
+      this.#encoder = null;
+    }
+    for (const u of this.#uniforms) u.destroy();
+    this.#uniforms = [];
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#checkLost();
+  }
+
+  /**
+   * Copies the first `count` elements (default: all) of a tensor back to the
+   * CPU. This is the only way data leaves the GPU.
+   */
+  async read<D extends DType>(t: Tensor & { dtype: D }, count?: number): Promise<HostArray<D>>;
+  async read(t: Tensor, count?: number): Promise<Float32Array | Uint32Array | Int32Array>;
+  async read(t: Tensor, count = t.size): Promise<Float32Array | Uint32Array | Int32Array> {
+    const bytes = Math.ceil((count * 4) / 4) * 4;
+    const Ctor = t.dtype === "u32" ? Uint32Array : t.dtype === "i32" ? Int32Array : Float32Array;
+    if (count === 0) return new Ctor(0);
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.#checkLost();
+      throw e;
+    }
+    const out = new Ctor(staging.getMappedRange().slice(0));
+    staging.destroy();
+    return out;
+  }
+
+  /** Releases every buffer and the device. The object is unusable afterwards. */
+  destroy(): void {
+    this.flush();
+    this.trim();
+    for (const b of this.#live) b.destroy();
+    this.#live.clear();
+    this.#bytesLive = 0;
+    this.device.destroy();
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+
+  #checkLost(): void {
+    if (this.#lost !== null) throw new GpuError(`the GPU device was lost: ${this.#lost}`);
+  }
+}
+
+/** Number of workgroups of `size` invocations needed to cover `n` items. */
+export function groups(n: number, size: number): number {
+  return Math.ceil(n / size);
+}
+
+async function loadShader(file: string): Promise<string> {
+  const url = new URL(file, shaderRoot);
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return await res.text();
+  } catch (e) {
+    throw new GpuError(`cannot load shader ${url.href}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Mesa's Vulkan loader prints "XDG_RUNTIME_DIR is invalid" to stderr when the
+ * variable is unset (CI, containers); point it at a temporary folder first.
+ */
+function quietMesaWarning(): void {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+  } catch {
+    // No env/write permission: the warning is harmless, leave it.
+  }
+}

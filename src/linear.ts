@@ -1,0 +1,53 @@
+/**
+ * Linear layers over token sequences (`shaders/linear.wgsl`).
+ * @module
+ */
+import { groups, type Gpu, type Tensor } from "./gpu.ts";
+
+/** Activation fused after a linear layer. `elu1` is elu(x) + 1, the linear-attention feature map φ. */
+export type Activation = "none" | "relu" | "elu1";
+
+const ACT: Record<Activation, number> = { none: 0, relu: 1, elu1: 2 };
+
+/** Weight `[N, K]` (PyTorch layout, y = x·Wᵀ) and bias `[N]` (zeros for bias-free layers). */
+export interface LinearWeights {
+  weight: Tensor;
+  bias: Tensor;
+}
+
+/** Options of {@link linear}. */
+export interface LinearOptions {
+  /** Activation after the bias (default `none`). */
+  activation?: Activation;
+  /** Second input, concatenated after `x` along features: the layer sees `[x, x2]`. */
+  concat?: Tensor;
+  /** Factor applied to the output after the activation (default 1). */
+  scale?: number;
+}
+
+/** `act(x · Wᵀ + b) · scale` for `x` of shape `[M, K]`; returns `[M, N]`. */
+export async function linear(
+  gpu: Gpu,
+  x: Tensor,
+  w: LinearWeights,
+  options: LinearOptions = {},
+): Promise<Tensor> {
+  const [N, K] = w.weight.shape;
+  const M = x.shape[0];
+  const K1 = x.shape[1];
+  const x2 = options.concat ?? x;
+  const k2 = options.concat ? options.concat.shape[1] : 0;
+  if (K1 + k2 !== K || x2.shape[0] !== M) {
+    throw new Error(`linear: input [${x.shape}]${options.concat ? ` + [${x2.shape}]` : ""} does not fit weight [${w.weight.shape}]`);
+  }
+  const y = gpu.tensor([M, N]);
+  const pipeline = await gpu.kernel("linear.wgsl", "main", { ACT: ACT[options.activation ?? "none"] });
+  gpu.dispatch({
+    pipeline,
+    buffers: [x, x2, w.weight, w.bias, y],
+    u32: [M, N, K, K1],
+    f32: [options.scale ?? 1],
+    workgroups: [groups(N, 32), groups(M, 32)],
+  });
+  return y;
+}
