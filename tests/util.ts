@@ -22,3 +22,53 @@ export function seededRandom(seed: number): () => number {
     return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
   };
 }
+
+/** A tensor read from a NumPy `.npy` file (format 1.0/2.0, little-endian, C order). */
+export interface Npy {
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** Reads a little-endian float32 or int32 `.npy` file. */
+export function readNpy(path: string | URL): Npy {
+  const bytes = Deno.readFileSync(path);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[0] !== 0x93 || new TextDecoder().decode(bytes.subarray(1, 6)) !== "NUMPY") {
+    throw new Error(`${path}: not a .npy file`);
+  }
+  const major = bytes[6];
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = major === 1 ? 10 : 12;
+  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? "").split(",").map((s) => s.trim())
+    .filter(Boolean).map(Number);
+  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${path}: Fortran order`);
+  const body = bytes.slice(start + headerLen).buffer;
+  if (descr === "<f4") return { shape, data: new Float32Array(body) };
+  if (descr === "<i4") return { shape, data: new Int32Array(body) };
+  throw new Error(`${path}: unsupported dtype ${descr}`);
+}
+
+/** Absolute path of `../shared` beside the checkout, or `null` when it is absent (a user's clone). */
+export const sharedDir: string | null = (() => {
+  const dir = new URL("../../shared/", import.meta.url).pathname;
+  try {
+    return Deno.statSync(dir).isDirectory ? dir : null;
+  } catch {
+    return null;
+  }
+})();
+
+/** Path of a file under `tests/fixtures/`. */
+export function fixture(path: string): string {
+  return new URL(`./fixtures/${path}`, import.meta.url).pathname;
+}
+
+/** Options for `Deno.test` that skip (with a note) when ../shared is absent. */
+export function needsShared(what: string): { ignore: boolean; name: string } {
+  return {
+    ignore: sharedDir === null,
+    name: sharedDir === null ? `${what} [skipped: ../shared not found]` : what,
+  };
+}
