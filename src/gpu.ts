@@ -45,8 +45,11 @@ export type HostArray<D extends DType> = D extends "f32" ? Float32Array
 export interface Dispatch {
   /** Pipeline from {@link Gpu.kernel}. */
   pipeline: GPUComputePipeline;
-  /** Storage buffers, bound at bindings 1, 2, … in this order. */
-  buffers: (Tensor | GPUBuffer)[];
+  /**
+   * Storage buffers, bound at bindings 1, 2, … in this order; `null` leaves a
+   * binding out (for entry points that do not use every binding of their file).
+   */
+  buffers: (Tensor | GPUBuffer | null)[];
   /** `u32` fields of the uniform block (binding 0), first. */
   u32?: number[];
   /** `f32` fields of the uniform block, after the `u32` ones. */
@@ -298,8 +301,7 @@ export class Gpu {
 
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
     d.buffers.forEach((b, i) => {
-      const buffer = "buffer" in b ? b.buffer : b;
-      entries.push({ binding: i + 1, resource: { buffer } });
+      if (b) entries.push({ binding: i + 1, resource: { buffer: "buffer" in b ? b.buffer : b } });
     });
     const bindGroup = this.device.createBindGroup({
       layout: d.pipeline.getBindGroupLayout(0),
@@ -406,6 +408,17 @@ export class Gpu {
 /** Number of workgroups of `size` invocations needed to cover `n` items. */
 export function groups(n: number, size: number): number {
   return Math.ceil(n / size);
+}
+
+/**
+ * Workgroup counts covering `n` items with workgroups of `size` invocations,
+ * folded into y when x would pass WebGPU's 65535 limit. The kernel recovers
+ * the item index as `gid.x + gid.y * nwg.x * size` (`nwg` = `num_workgroups`).
+ */
+export function grid(n: number, size: number): [number, number] {
+  const total = Math.ceil(n / size);
+  const x = Math.min(total, 65535);
+  return [x, Math.ceil(total / Math.max(x, 1))];
 }
 
 async function loadShader(file: string): Promise<string> {

@@ -2,7 +2,7 @@
  * Linear layers over token sequences (`shaders/linear.wgsl`).
  * @module
  */
-import { groups, type Gpu, type Tensor } from "./gpu.ts";
+import { type Gpu, groups, type Tensor } from "./gpu.ts";
 
 /** Activation fused after a linear layer. `elu1` is elu(x) + 1, the linear-attention feature map φ. */
 export type Activation = "none" | "relu" | "elu1";
@@ -38,10 +38,16 @@ export async function linear(
   const x2 = options.concat ?? x;
   const k2 = options.concat ? options.concat.shape[1] : 0;
   if (K1 + k2 !== K || x2.shape[0] !== M) {
-    throw new Error(`linear: input [${x.shape}]${options.concat ? ` + [${x2.shape}]` : ""} does not fit weight [${w.weight.shape}]`);
+    throw new Error(
+      `linear: input [${x.shape}]${
+        options.concat ? ` + [${x2.shape}]` : ""
+      } does not fit weight [${w.weight.shape}]`,
+    );
   }
   const y = gpu.tensor([M, N]);
-  const pipeline = await gpu.kernel("linear.wgsl", "main", { ACT: ACT[options.activation ?? "none"] });
+  const pipeline = await gpu.kernel("linear.wgsl", "main", {
+    ACT: ACT[options.activation ?? "none"],
+  });
   gpu.dispatch({
     pipeline,
     buffers: [x, x2, w.weight, w.bias, y],

@@ -16,13 +16,21 @@ Deno.test("linear: concat input, bias, activations match a float64 CPU product",
     const x = gpu.tensor([M, K1], xs), x2 = gpu.tensor([M, K2], x2s);
     const weights = { weight: gpu.tensor([N, K], ws), bias: gpu.tensor([N], bs) };
     for (const activation of ["none", "relu", "elu1"] as const) {
-      const y = await gpu.read(await linear(gpu, x, weights, { concat: x2, activation, scale: 0.5 }));
+      const y = await gpu.read(
+        await linear(gpu, x, weights, { concat: x2, activation, scale: 0.5 }),
+      );
       const want = new Float64Array(M * N);
       for (let m = 0; m < M; m++) {
         for (let n = 0; n < N; n++) {
           let s = bs[n];
-          for (let k = 0; k < K; k++) s += (k < K1 ? xs[m * K1 + k] : x2s[m * K2 + k - K1]) * ws[n * K + k];
-          const a = activation === "relu" ? Math.max(s, 0) : activation === "elu1" ? (s > 0 ? s + 1 : Math.exp(s)) : s;
+          for (let k = 0; k < K; k++) {
+            s += (k < K1 ? xs[m * K1 + k] : x2s[m * K2 + k - K1]) * ws[n * K + k];
+          }
+          const a = activation === "relu"
+            ? Math.max(s, 0)
+            : activation === "elu1"
+            ? (s > 0 ? s + 1 : Math.exp(s))
+            : s;
           want[m * N + n] = a * 0.5;
         }
       }

@@ -1,0 +1,34 @@
+/**
+ * Layer normalisation of token rows (`shaders/layer_norm.wgsl`).
+ * @module
+ */
+import { type Gpu, grid, type Tensor } from "./gpu.ts";
+
+/** LayerNorm affine parameters `[C]`. */
+export interface LayerNormWeights {
+  weight: Tensor;
+  bias: Tensor;
+}
+
+/**
+ * `LayerNorm(x)` over the last axis of `x` `[L, C]`, plus `residual` when
+ * given (the transformer's `x + norm(msg)` in one pass).
+ */
+export async function layerNorm(
+  gpu: Gpu,
+  x: Tensor,
+  norm: LayerNormWeights,
+  eps: number,
+  residual?: Tensor,
+): Promise<Tensor> {
+  const [L, C] = x.shape;
+  const y = gpu.tensor([L, C]);
+  gpu.dispatch({
+    pipeline: await gpu.kernel("layer_norm.wgsl", "main", { RESIDUAL: residual ? 1 : 0 }),
+    buffers: [x, norm.weight, norm.bias, residual ?? x, y],
+    u32: [L, C],
+    f32: [eps],
+    workgroups: grid(L, 64),
+  });
+  return y;
+}

@@ -1,0 +1,129 @@
+/**
+ * The LoFTR transformer stage: a stack of linear-attention encoder layers
+ * alternating self- and cross-attention, used by the coarse stage (one
+ * sequence per image) and the fine stage (one 25-token sequence per match).
+ * @module
+ */
+import type { TransformerConfig } from "./architecture.ts";
+import type { Gpu, Tensor } from "./gpu.ts";
+import { layerNorm, type LayerNormWeights } from "./layer_norm.ts";
+import { linear, type LinearWeights } from "./linear.ts";
+import { linearAttention } from "./linear_attention.ts";
+
+/** Host tensors by state-dict name (what `loadWeights` returns). */
+export type TensorSource = ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
+
+/** Uploads tensor `name`, checking its shape. */
+export function uploadParameter(
+  gpu: Gpu,
+  tensors: TensorSource,
+  name: string,
+  shape: readonly number[],
+): Tensor {
+  const t = tensors.get(name);
+  if (!t) throw new Error(`weights: missing tensor ${name}`);
+  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+    throw new Error(`weights: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
+  }
+  return gpu.tensor(shape, t.data);
+}
+
+/** Uploads `<prefix>.weight` `[N, K]` and `<prefix>.bias` `[N]` (zeros when the layer has none). */
+export function uploadLinear(
+  gpu: Gpu,
+  tensors: TensorSource,
+  prefix: string,
+  n: number,
+  k: number,
+): LinearWeights {
+  const weight = uploadParameter(gpu, tensors, `${prefix}.weight`, [n, k]);
+  const bias = tensors.has(`${prefix}.bias`)
+    ? uploadParameter(gpu, tensors, `${prefix}.bias`, [n])
+    : gpu.tensor([n], new Float32Array(n));
+  return { weight, bias };
+}
+
+/** Parameters of one encoder layer. */
+interface EncoderLayerWeights {
+  q: LinearWeights;
+  k: LinearWeights;
+  v: LinearWeights;
+  merge: LinearWeights;
+  mlp1: LinearWeights;
+  mlp2: LinearWeights;
+  norm1: LayerNormWeights;
+  norm2: LayerNormWeights;
+}
+
+/** A stack of encoder layers on the GPU. */
+export class Transformer {
+  readonly config: TransformerConfig;
+  #gpu: Gpu;
+  #layers: EncoderLayerWeights[];
+
+  /** Uploads the layers `<prefix>.layers.<n>.*` described by `config`. */
+  constructor(gpu: Gpu, tensors: TensorSource, prefix: string, config: TransformerConfig) {
+    this.#gpu = gpu;
+    this.config = config;
+    const C = config.dModel;
+    this.#layers = config.layers.map((_, n) => {
+      const p = `${prefix}.layers.${n}`;
+      const norm = (name: string): LayerNormWeights => ({
+        weight: uploadParameter(gpu, tensors, `${p}.${name}.weight`, [C]),
+        bias: uploadParameter(gpu, tensors, `${p}.${name}.bias`, [C]),
+      });
+      return {
+        q: uploadLinear(gpu, tensors, `${p}.q_proj`, C, C),
+        k: uploadLinear(gpu, tensors, `${p}.k_proj`, C, C),
+        v: uploadLinear(gpu, tensors, `${p}.v_proj`, C, C),
+        merge: uploadLinear(gpu, tensors, `${p}.merge`, C, C),
+        mlp1: uploadLinear(gpu, tensors, `${p}.mlp.0`, 2 * C, 2 * C),
+        mlp2: uploadLinear(gpu, tensors, `${p}.mlp.2`, C, 2 * C),
+        norm1: norm("norm1"),
+        norm2: norm("norm2"),
+      };
+    });
+  }
+
+  /**
+   * One encoder layer: `x + norm2(mlp([x, norm1(merge(attention(x, source)))]))`.
+   * `x` `[batch·L, C]` attends to `source` `[batch·S, C]`.
+   */
+  async layer(n: number, x: Tensor, source: Tensor, batch = 1): Promise<Tensor> {
+    const gpu = this.#gpu;
+    const w = this.#layers[n];
+    const eps = this.config.layerNormEps;
+    const Q = await linear(gpu, x, w.q, { activation: "elu1" });
+    const K = await linear(gpu, source, w.k, { activation: "elu1" });
+    const v = await linear(gpu, source, w.v);
+    const attn = await linearAttention(gpu, Q, K, v, this.config.nHeads, batch);
+    gpu.release(Q, K, v);
+    const merged = await linear(gpu, attn, w.merge);
+    gpu.release(attn);
+    const msg = await layerNorm(gpu, merged, w.norm1, eps);
+    gpu.release(merged);
+    const hidden = await linear(gpu, x, w.mlp1, { concat: msg, activation: "relu" });
+    gpu.release(msg);
+    const out = await linear(gpu, hidden, w.mlp2);
+    gpu.release(hidden);
+    const y = await layerNorm(gpu, out, w.norm2, eps, x);
+    gpu.release(out);
+    return y;
+  }
+
+  /**
+   * Runs every layer on the features of both images: `self` updates each from
+   * itself, `cross` updates f0 from f1 and then f1 from the updated f0.
+   * Consumes (releases) its inputs and returns the transformed pair.
+   */
+  async run(f0: Tensor, f1: Tensor, batch = 1): Promise<[Tensor, Tensor]> {
+    for (let n = 0; n < this.config.layers.length; n++) {
+      const cross = this.config.layers[n] === "cross";
+      const g0 = await this.layer(n, f0, cross ? f1 : f0, batch);
+      const g1 = await this.layer(n, f1, cross ? g0 : f1, batch);
+      this.#gpu.release(f0, f1);
+      [f0, f1] = [g0, g1];
+    }
+    return [f0, f1];
+  }
+}
