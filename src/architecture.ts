@@ -124,7 +124,9 @@ function transformer(
     const m0 = need(shapes, `${prefix}.layers.${i}.mlp.0.weight`, 2);
     const m2 = need(shapes, `${prefix}.layers.${i}.mlp.2.weight`, 2);
     if (m0[0] !== 2 * dModel || m0[1] !== 2 * dModel || m2[0] !== dModel || m2[1] !== 2 * dModel) {
-      throw new ArchitectureError(`${prefix}.layers.${i} MLP shapes [${m0}], [${m2}] are not LoFTR's`);
+      throw new ArchitectureError(
+        `${prefix}.layers.${i} MLP shapes [${m0}], [${m2}] are not LoFTR's`,
+      );
     }
   }
   const layers: LayerKind[] = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? "self" : "cross"));
@@ -149,7 +151,9 @@ export function inferConfig(shapes: ShapeMap, overrides: ConfigOverrides = {}): 
   const backbone: BackboneVariant = stages === 4 ? "ResNetFPN_16_4" : "ResNetFPN_8_2";
   const conv1 = need(shapes, "backbone.conv1.weight", 4);
   if (conv1[1] !== 1 || conv1[2] !== 7 || conv1[3] !== 7) {
-    throw new ArchitectureError(`backbone.conv1.weight has shape [${conv1}], expected [C, 1, 7, 7]`);
+    throw new ArchitectureError(
+      `backbone.conv1.weight has shape [${conv1}], expected [C, 1, 7, 7]`,
+    );
   }
   const blockDims: number[] = [];
   for (let i = 1; i <= stages; i++) {
@@ -159,7 +163,12 @@ export function inferConfig(shapes: ShapeMap, overrides: ConfigOverrides = {}): 
   const isTiny = backbone === "ResNetFPN_16_4";
   const eps = overrides.layerNormEps ?? (isTiny ? 1e-7 : 1e-5);
   const coarseD = need(shapes, "loftr_coarse.layers.0.q_proj.weight", 2)[0];
-  const coarse = transformer(shapes, "loftr_coarse", overrides.coarseHeads ?? Math.max(1, coarseD / 32), eps);
+  const coarse = transformer(
+    shapes,
+    "loftr_coarse",
+    overrides.coarseHeads ?? Math.max(1, coarseD / 32),
+    eps,
+  );
   if (coarse.dModel !== coarseOut) {
     throw new ArchitectureError(
       `backbone coarse output has ${coarseOut} channels but the coarse transformer expects ${coarse.dModel}`,
