@@ -114,14 +114,16 @@ export class Transformer {
   /**
    * Runs every layer on the features of both images: `self` updates each from
    * itself, `cross` updates f0 from f1 and then f1 from the updated f0.
-   * Consumes (releases) its inputs and returns the transformed pair.
+   * Returns the transformed pair; the inputs are left as they are.
    */
-  async run(f0: Tensor, f1: Tensor, batch = 1): Promise<[Tensor, Tensor]> {
+  async run(x0: Tensor, x1: Tensor, batch = 1): Promise<[Tensor, Tensor]> {
+    let [f0, f1] = [x0, x1];
     for (let n = 0; n < this.config.layers.length; n++) {
       const cross = this.config.layers[n] === "cross";
       const g0 = await this.layer(n, f0, cross ? f1 : f0, batch);
       const g1 = await this.layer(n, f1, cross ? g0 : f1, batch);
-      this.#gpu.release(f0, f1);
+      if (f0 !== x0) this.#gpu.release(f0);
+      if (f1 !== x1) this.#gpu.release(f1);
       [f0, f1] = [g0, g1];
     }
     return [f0, f1];

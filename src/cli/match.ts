@@ -1,0 +1,166 @@
+/**
+ * `deno task match [image0 image1] [options]`: LoFTR matches between two images.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadImage } from "../image.ts";
+import { Matcher, type MatchResult } from "../matcher.ts";
+import { drawMatches } from "../viz.ts";
+import { fail, parseResizePolicy, runMain } from "./common.ts";
+
+const EXAMPLE = [
+  new URL("../../tests/fixtures/images/fountain_0001.jpg", import.meta.url).pathname,
+  new URL("../../tests/fixtures/images/fountain_0000.jpg", import.meta.url).pathname,
+];
+
+const HELP = `Usage: deno task match [IMAGE0 IMAGE1] [options]
+
+Finds LoFTR matches between two images on the GPU (WebGPU). With no images,
+matches the bundled example pair (two views of the Strecha fountain).
+
+Options:
+  -o, --out FILE        write the matches: FILE.json, or FILE.csv with rows
+                        x0,y0,x1,y1,confidence in original-image pixels
+      --viz FILE.png    draw the two images side by side with the matches,
+                        coloured by confidence
+      --resize POLICY   how each image is resized for the network (default 640):
+                          N          long side N px, aspect ratio kept
+                          WxH        exactly W×H (multiples of the coarse stride)
+                          original   the image's own size
+                        sides are rounded to multiples of the coarse stride
+                        (16 for the bundled model, 8 for LoFTR outdoor)
+      --threshold X     confidence threshold (default: the model's;
+                        0.01 bundled model, 0.2 LoFTR outdoor)
+      --border N        drop matches within N coarse cells of the border
+                        (default: the model's; 0 bundled, 2 LoFTR outdoor)
+      --weights FILE    .safetensors weights from \`deno task convert\`
+                        (default: weights/coarse_loftr_teacher.safetensors)
+      --max-tile-mb N   largest similarity tile in MiB (default 64); lower
+                        bounds GPU memory at high resolution
+  -h, --help            show this help
+`;
+
+function number(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) fail(`--${name} expects a non-negative number, got "${value}"`);
+  return n;
+}
+
+function toCsv(r: MatchResult): string {
+  const rows = ["x0,y0,x1,y1,confidence"];
+  for (let k = 0; k < r.count; k++) {
+    rows.push(
+      [
+        r.keypoints0[2 * k],
+        r.keypoints0[2 * k + 1],
+        r.keypoints1[2 * k],
+        r.keypoints1[2 * k + 1],
+        r.confidence[k],
+      ]
+        .join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+function toJson(r: MatchResult, images: string[], weights: string): string {
+  return JSON.stringify({
+    images,
+    weights,
+    inputSizes: r.inputSizes,
+    count: r.count,
+    keypoints0: Array.from(
+      { length: r.count },
+      (_, k) => [r.keypoints0[2 * k], r.keypoints0[2 * k + 1]],
+    ),
+    keypoints1: Array.from(
+      { length: r.count },
+      (_, k) => [r.keypoints1[2 * k], r.keypoints1[2 * k + 1]],
+    ),
+    confidence: [...r.confidence],
+  }) + "\n";
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", short: "o" },
+      viz: { type: "string" },
+      resize: { type: "string", default: "640" },
+      threshold: { type: "string" },
+      border: { type: "string" },
+      weights: { type: "string" },
+      "max-tile-mb": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (positionals.length !== 0 && positionals.length !== 2) {
+    fail(`expected two images (or none for the example pair), got ${positionals.length}`);
+  }
+  const images = positionals.length ? positionals : EXAMPLE;
+  if (!positionals.length) console.log("No images given: matching the bundled example pair.");
+  const out = values.out;
+  if (out && !/\.(json|csv)$/i.test(out)) fail(`--out ${out}: the name must end in .json or .csv`);
+  if (values.viz && !/\.png$/i.test(values.viz)) {
+    fail(`--viz ${values.viz}: the name must end in .png`);
+  }
+  const resize = parseResizePolicy(values.resize!);
+  const threshold = number(values.threshold, "threshold");
+  const border = number(values.border, "border");
+  const tileMb = number(values["max-tile-mb"], "max-tile-mb");
+
+  const matcher = await Matcher.create({ weights: values.weights });
+  try {
+    const result = await matcher.match(images[0], images[1], {
+      resize,
+      threshold,
+      borderRemoval: border,
+      maxTileBytes: tileMb ? tileMb * 2 ** 20 : undefined,
+      profile: true,
+    });
+    const [s0, s1] = result.inputSizes;
+    console.log(`adapter:  ${matcher.adapterName}`);
+    console.log(`weights:  ${matcher.weightsSource}`);
+    console.log(
+      `images:   ${images[0]} (${s0.width}×${s0.height} in), ${
+        images[1]
+      } (${s1.width}×${s1.height} in)`,
+    );
+    console.log(`matches:  ${result.count}`);
+    const total = Object.values(result.timings).reduce((a, b) => a + b, 0);
+    console.log(
+      `time:     ${
+        Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ")
+      }` +
+        ` (total ${total.toFixed(1)} ms)`,
+    );
+    if (out) {
+      await Deno.writeTextFile(
+        out,
+        /\.csv$/i.test(out) ? toCsv(result) : toJson(result, images, matcher.weightsSource),
+      );
+      console.log(`wrote ${out}`);
+    }
+    if (values.viz) {
+      const [g0, g1] = await Promise.all(images.map(loadImage));
+      await Deno.writeFile(
+        values.viz,
+        await drawMatches(g0, g1, result.keypoints0, result.keypoints1, {
+          confidence: result.confidence,
+        }),
+      );
+      console.log(`wrote ${values.viz}`);
+    }
+  } finally {
+    matcher.destroy();
+  }
+}
+
+if (import.meta.main) runMain(main);

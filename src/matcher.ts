@@ -1,0 +1,183 @@
+/**
+ * The user-facing matcher: images in (paths, encoded bytes or grayscale
+ * arrays), keypoints in original-image pixels out.
+ * @module
+ */
+import { Gpu } from "./gpu.ts";
+import {
+  decodeImage,
+  DEFAULT_RESIZE_POLICY,
+  type GrayImage,
+  inputSize,
+  loadImage,
+  resizeArea,
+  type ResizePolicy,
+} from "./image.ts";
+import { readMatches } from "./coarse_matching.ts";
+import { type ImageFeatures, LoFTR } from "./model.ts";
+import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "./weights.ts";
+
+/** An image to match: a file path, a decoded grayscale image, or encoded bytes (PNG, JPEG, …). */
+export type ImageInput = string | GrayImage | Uint8Array;
+
+/** Options of {@link Matcher.create}. */
+export interface MatcherOptions {
+  /**
+   * Weights: a `.safetensors` path or URL written by `deno task convert`, its
+   * bytes, or weights already loaded. Default: the bundled distilled coarse
+   * LoFTR (`weights/coarse_loftr_teacher.safetensors`).
+   */
+  weights?: string | URL | Uint8Array | ModelWeights;
+  /** A GPU to share with other work. Default: a new one, destroyed by {@link Matcher.destroy}. */
+  gpu?: Gpu;
+}
+
+/** Options of {@link Matcher.match}. */
+export interface MatchOptions {
+  /**
+   * How each image is resized before matching (each independently). Default
+   * `{ longSide: 640 }`: long side 640 px, aspect ratio kept, both sides
+   * rounded to the nearest multiple of the coarse stride.
+   */
+  resize?: ResizePolicy;
+  /** Confidence threshold (strict). Default: the model's (0.2 official, 0.01 distilled). */
+  threshold?: number;
+  /** Border removal in coarse cells. Default: the model's (2 official, 0 distilled). */
+  borderRemoval?: number;
+  /** Largest similarity tile in bytes (default 64 MiB): bounds memory at high resolution. */
+  maxTileBytes?: number;
+  /** Wait for the GPU after each stage to report per-stage times (default false). */
+  profile?: boolean;
+}
+
+/** Matches between two images. Keypoints are `(x, y)` pairs in original-image pixels. */
+export interface MatchResult {
+  /** Number of matches N. */
+  count: number;
+  /** `[x0, y0, x1, y1, …]` in image 0, length 2N. */
+  keypoints0: Float32Array;
+  /** Matching points in image 1, length 2N. */
+  keypoints1: Float32Array;
+  /** Dual-softmax confidence of each match, length N. */
+  confidence: Float32Array;
+  /** Size each image was resized to for the network. */
+  inputSizes: [{ width: number; height: number }, { width: number; height: number }];
+  /** Milliseconds per stage (stages overlap on the GPU unless `profile` is set). */
+  timings: Record<string, number>;
+}
+
+/** Decodes an {@link ImageInput} into a grayscale image. */
+async function toGray(input: ImageInput, name: string): Promise<GrayImage> {
+  if (typeof input === "string") return await loadImage(input);
+  if (input instanceof Uint8Array) return await decodeImage(input, name);
+  return input;
+}
+
+/** LoFTR image matching on WebGPU. */
+export class Matcher {
+  /** The network. */
+  readonly model: LoFTR;
+  /** The GPU it runs on. */
+  readonly gpu: Gpu;
+  /** Where the weights came from. */
+  readonly weightsSource: string;
+  #ownsGpu: boolean;
+
+  private constructor(gpu: Gpu, model: LoFTR, source: string, ownsGpu: boolean) {
+    this.gpu = gpu;
+    this.model = model;
+    this.weightsSource = source;
+    this.#ownsGpu = ownsGpu;
+  }
+
+  /** Loads the weights (default: the bundled model) and opens the GPU. */
+  static async create(options: MatcherOptions = {}): Promise<Matcher> {
+    const w = options.weights ?? BUNDLED_WEIGHTS;
+    const weights = typeof w === "object" && "config" in w ? w : await loadWeights(w);
+    const gpu = options.gpu ?? await Gpu.create();
+    try {
+      return new Matcher(gpu, LoFTR.create(gpu, weights), weights.source, !options.gpu);
+    } catch (e) {
+      if (!options.gpu) gpu.destroy();
+      throw e;
+    }
+  }
+
+  /** Name of the WebGPU adapter in use. */
+  get adapterName(): string {
+    return this.gpu.adapterName;
+  }
+
+  /** Finds matches between two images. */
+  async match(
+    image0: ImageInput,
+    image1: ImageInput,
+    options: MatchOptions = {},
+  ): Promise<MatchResult> {
+    const gpu = this.gpu;
+    const timings: Record<string, number> = {};
+    let t = performance.now();
+    const stage = async (name: string) => {
+      if (options.profile) await gpu.sync();
+      const now = performance.now();
+      timings[name] = (timings[name] ?? 0) + now - t;
+      t = now;
+    };
+    const stride = this.model.config.coarseStride;
+    const policy = options.resize ?? DEFAULT_RESIZE_POLICY;
+    const gray = await Promise.all([toGray(image0, "image0"), toGray(image1, "image1")]);
+    const sizes = gray.map((g) => inputSize(g.width, g.height, policy, stride, g.name));
+    const inputs = gray.map((g, k) => resizeArea(g, sizes[k].width, sizes[k].height));
+    await stage("decode + resize");
+    const features: ImageFeatures[] = [];
+    for (const img of inputs) {
+      const tensor = gpu.tensor([1, img.height, img.width], img.data);
+      features.push(await this.model.features(tensor));
+      gpu.release(tensor);
+    }
+    await stage("backbone");
+    try {
+      const gpuMatches = await this.model.match(features[0], features[1], {
+        threshold: options.threshold,
+        borderRemoval: options.borderRemoval,
+        maxTileBytes: options.maxTileBytes,
+        onStage: stage,
+      });
+      const m = await readMatches(gpu, gpuMatches);
+      gpu.release(gpuMatches.buffer);
+      await stage("read back");
+      const n = m.i.length;
+      const keypoints = (ids: Uint32Array, k: number) => {
+        const { width: gw } = features[k].grid;
+        const sx = gray[k].width / inputs[k].width, sy = gray[k].height / inputs[k].height;
+        const out = new Float32Array(2 * n);
+        for (let r = 0; r < n; r++) {
+          // Coarse keypoint: the cell's top-left corner in input pixels (LoFTR's convention).
+          out[2 * r] = (ids[r] % gw) * stride * sx;
+          out[2 * r + 1] = Math.floor(ids[r] / gw) * stride * sy;
+        }
+        return out;
+      };
+      return {
+        count: n,
+        keypoints0: keypoints(m.i, 0),
+        keypoints1: keypoints(m.j, 1),
+        confidence: m.confidence,
+        inputSizes: [sizes[0], sizes[1]].map(({ width, height }) => ({
+          width,
+          height,
+        })) as MatchResult[
+          "inputSizes"
+        ],
+        timings,
+      };
+    } finally {
+      for (const f of features) this.model.releaseFeatures(f);
+    }
+  }
+
+  /** Frees GPU memory (and the device, when the matcher created it). */
+  destroy(): void {
+    if (this.#ownsGpu) this.gpu.destroy();
+  }
+}
