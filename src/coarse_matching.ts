@@ -183,3 +183,17 @@ export async function readMatches(gpu: Gpu, m: GpuMatches): Promise<CoarseMatche
   });
   return { i, j, confidence };
 }
+
+/** Puts a given coarse match list on the GPU (e.g. to refine matches found elsewhere). */
+export function uploadMatches(gpu: Gpu, m: CoarseMatches): GpuMatches {
+  const n = m.i.length;
+  const raw = new Uint32Array(1 + 3 * n);
+  const bits = new Float32Array(raw.buffer);
+  raw[0] = n;
+  for (let k = 0; k < n; k++) {
+    raw[1 + 3 * k] = m.i[k];
+    raw[2 + 3 * k] = m.j[k];
+    bits[3 + 3 * k] = m.confidence[k];
+  }
+  return { buffer: gpu.tensor([raw.length], raw, "u32"), capacity: n };
+}

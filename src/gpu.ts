@@ -98,6 +98,7 @@ export class Gpu {
   #pass: GPUComputePassEncoder | null = null;
   #uniforms: GPUBuffer[] = [];
   #lost: string | null = null;
+  #error: string | null = null;
 
   private constructor(device: GPUDevice, adapterName: string, isFallback: boolean) {
     this.device = device;
@@ -105,6 +106,11 @@ export class Gpu {
     this.isFallback = isFallback;
     device.lost.then((info) => {
       this.#lost = info.message || info.reason;
+    });
+    // Validation errors are reported asynchronously; keep the first and raise it
+    // at the next dispatch or read-back instead of computing garbage silently.
+    device.addEventListener("uncapturederror", (e) => {
+      this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
     });
   }
 
@@ -380,6 +386,7 @@ export class Gpu {
     }
     const out = new Ctor(staging.getMappedRange().slice(0));
     staging.destroy();
+    this.#checkLost();
     return out;
   }
 
@@ -402,6 +409,7 @@ export class Gpu {
 
   #checkLost(): void {
     if (this.#lost !== null) throw new GpuError(`the GPU device was lost: ${this.#lost}`);
+    if (this.#error !== null) throw new GpuError(`WebGPU error: ${this.#error.trim()}`);
   }
 }
 
