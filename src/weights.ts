@@ -31,7 +31,10 @@ export interface ModelWeights {
   source: string;
 }
 
-/** The default model shipped with the package: the distilled coarse LoFTR of Kolkir/Coarse_LoFTR_TRT. */
+/**
+ * The default model shipped with the package: the distilled coarse LoFTR
+ * of Kolkir/Coarse_LoFTR_TRT (see `weights/README.md`).
+ */
 export const BUNDLED_WEIGHTS: URL = new URL(
   "../weights/coarse_loftr_teacher.safetensors",
   import.meta.url,

@@ -71,7 +71,10 @@ export interface TensorRef {
 /** Dictionary keys that can occur in a state dict's pickle. */
 export type PickleKey = string | number | boolean | null;
 
-/** A value decoded from a checkpoint pickle. Dicts (also `OrderedDict`) are `Map`s; lists and tuples are arrays. */
+/**
+ * A value decoded from a checkpoint pickle. Dicts (also `OrderedDict`) are
+ * `Map`s; lists and tuples are arrays.
+ */
 export type PickleValue =
   | null
   | boolean
