@@ -1,0 +1,136 @@
+// The fine stage (LoFTR §5): window extraction on hand-made maps, then parity with
+// ../shared/reference/full_random (full outdoor architecture, seeded random weights,
+// 320×240), each stage fed with the reference's own inputs and coarse match ids.
+import assert from "node:assert/strict";
+import { uploadMatches } from "../src/coarse_matching.ts";
+import { FineRefinement } from "../src/fine_refinement.ts";
+import { fineWindows } from "../src/fine_windows.ts";
+import { Gpu, type Tensor } from "../src/gpu.ts";
+import { Transformer } from "../src/transformer.ts";
+import { convertCheckpoint, loadWeights } from "../src/weights.ts";
+import { needsShared, readNpy, relL2, sharedDir } from "./util.ts";
+
+Deno.test("fine windows: 5×5 around (4·cx, 4·cy), zero padding, coarse projection appended", async () => {
+  const gpu = await Gpu.create();
+  try {
+    // Fine map [2, 8, 12] with value c·1000 + y·100 + x; coarse grid 3×2 (ratio 4).
+    const Cf = 2, Hf = 8, Wf = 12;
+    const map = new Float32Array(Cf * Hf * Wf).map((_, k) => {
+      const c = Math.floor(k / (Hf * Wf)), y = Math.floor(k / Wf) % Hf, x = k % Wf;
+      return c * 1000 + y * 100 + x;
+    });
+    // Match 0: image-0 token 0 = cell (0, 0), at the corner; match 1: token 4 = cell (1, 1).
+    const matches = uploadMatches(gpu, {
+      i: Uint32Array.of(0, 4),
+      j: Uint32Array.of(5, 5),
+      confidence: new Float32Array(2),
+    });
+    const proj = gpu.tensor([2, 1], Float32Array.of(-1, -2));
+    const out = await gpu.read(
+      await fineWindows(gpu, matches, 0, gpu.tensor([Cf, Hf, Wf], map), proj, {
+        coarseWidth: 3,
+        ratio: 4,
+        window: 5,
+      }),
+    );
+    const at = (m: number, dy: number, dx: number, c: number) =>
+      out[((m * 25) + dy * 5 + dx) * 3 + c];
+    // Cell (0,0) centre is fine pixel (0,0): rows/cols -2, -1 are padding.
+    assert.equal(at(0, 0, 0, 0), 0);
+    assert.equal(at(0, 1, 4, 1), 0);
+    assert.equal(at(0, 2, 2, 0), 0); // pixel (0, 0), channel 0
+    assert.equal(at(0, 4, 3, 1), 1000 + 2 * 100 + 1);
+    // Cell (1,1) centre is fine pixel (4,4): window rows/cols 2..6.
+    assert.equal(at(1, 0, 0, 0), 2 * 100 + 2);
+    assert.equal(at(1, 4, 4, 1), 1000 + 6 * 100 + 6);
+    // Every position carries its match's projected coarse feature.
+    assert.equal(at(0, 3, 1, 2), -1);
+    assert.equal(at(1, 0, 0, 2), -2);
+  } finally {
+    gpu.destroy();
+  }
+});
+
+Deno.test({
+  ...needsShared(
+    "full_random fine stage: fine_pre, fine layers, heatmap, expectation, refined keypoints",
+  ),
+  fn: async () => {
+    const R = `${sharedDir}reference/full_random/`;
+    const ref = (name: string) => readNpy(`${R}${name}.npy`);
+    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
+    const weights = await loadWeights(
+      convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }),
+    );
+    const gpu = await Gpu.create();
+    const up = (name: string): Tensor => {
+      const a = ref(name);
+      return gpu.tensor(a.shape, a.data as Float32Array);
+    };
+    // Window tensors [M, 25, C] as the token rows [M·25, C] the transformer takes.
+    const rows = (name: string): Tensor => {
+      const a = ref(name);
+      return gpu.tensor([a.shape[0] * a.shape[1], a.shape[2]], a.data as Float32Array);
+    };
+    try {
+      const i = ref("coarse_i_ids").data, j = ref("coarse_j_ids").data;
+      assert.equal(i.length, 155);
+      const matches = uploadMatches(gpu, {
+        i: Uint32Array.from(i),
+        j: Uint32Array.from(j),
+        confidence: new Float32Array(i.length),
+      });
+      const fine = new FineRefinement(gpu, weights.tensors, weights.config);
+      const out = await fine.run(
+        matches,
+        { coarse: up("coarse_layer7_out0"), fine: up("backbone_f0"), coarseWidth: 40 },
+        { coarse: up("coarse_layer7_out1"), fine: up("backbone_f1"), coarseWidth: 40 },
+        true,
+      );
+      const check = async (t: Tensor, name: string, tol: number) => {
+        const err = relL2(await gpu.read(t), ref(name).data);
+        assert.ok(err <= tol, `${name}: rel L2 ${err} > ${tol}`);
+      };
+      // Tolerances from ../shared/reference/README.md (float32 floors 1.6e-6 and 1.6e-4).
+      await check(out.pre![0], "fine_pre0", 1e-5);
+      await check(out.pre![1], "fine_pre1", 1e-5);
+      await check(out.heatmap, "fine_heatmap", 2e-3);
+
+      // Each fine layer on its reference input (self, then cross with the updated image 0).
+      const tr = new Transformer(gpu, weights.tensors, "loftr_fine", weights.config.fine!);
+      const l0 = [
+        await tr.layer(0, rows("fine_pre0"), rows("fine_pre0"), 155),
+        await tr.layer(0, rows("fine_pre1"), rows("fine_pre1"), 155),
+      ];
+      await check(l0[0], "fine_layer0_out0", 1e-5);
+      await check(l0[1], "fine_layer0_out1", 1e-5);
+      const l1a = await tr.layer(1, rows("fine_layer0_out0"), rows("fine_layer0_out1"), 155);
+      const l1b = await tr.layer(1, rows("fine_layer0_out1"), rows("fine_layer1_out0"), 155);
+      await check(l1a, "fine_layer1_out0", 1e-5);
+      await check(l1b, "fine_layer1_out1", 1e-5);
+
+      // Expectation (max abs ≤ 2e-3, floors 2.7e-4 / 3.8e-4) and the refined keypoints:
+      // mkpts1_f = coarse_mkpts1 + e · (W // 2) · fine stride, within 0.01 px.
+      const refined = await gpu.read(out.refined);
+      const expec = ref("expec_f").data,
+        mk1c = ref("coarse_mkpts1").data,
+        mk1f = ref("mkpts1_f").data;
+      let maxXy = 0, maxStd = 0, maxPx = 0;
+      for (let m = 0; m < 155; m++) {
+        for (const a of [0, 1]) {
+          maxXy = Math.max(maxXy, Math.abs(refined[3 * m + a] - expec[3 * m + a]));
+          maxPx = Math.max(
+            maxPx,
+            Math.abs(mk1c[2 * m + a] + refined[3 * m + a] * 2 * 2 - mk1f[2 * m + a]),
+          );
+        }
+        maxStd = Math.max(maxStd, Math.abs(refined[3 * m + 2] - expec[3 * m + 2]));
+      }
+      assert.ok(maxXy <= 2e-3, `expec_f xy max abs ${maxXy}`);
+      assert.ok(maxStd <= 2e-3, `expec_f std max abs ${maxStd}`);
+      assert.ok(maxPx <= 0.01, `mkpts1_f max abs ${maxPx} px`);
+    } finally {
+      gpu.destroy();
+    }
+  },
+});
