@@ -18,6 +18,7 @@ export type SafetensorsDType = "F32" | "F16";
 
 /** A malformed safetensors file or an unwritable tensor; the message names the file or tensor. */
 export class SafetensorsError extends Error {
+  /** Error name. */
   override name = "SafetensorsError";
 }
 

@@ -14,6 +14,7 @@
 
 /** An unreadable, corrupt or refused checkpoint file; the message names the file. */
 export class CheckpointError extends Error {
+  /** Error name. */
   override name = "CheckpointError";
 }
 
@@ -46,6 +47,7 @@ export const DTYPE_BYTES: Readonly<Record<StorageDType, number>> = {
 
 /** A storage referenced by a persistent id: the zip entry `data/<key>`. */
 export interface StorageRef {
+  /** Discriminant. */
   readonly kind: "storage";
   /** Entry name under `data/`. */
   readonly key: string;
@@ -57,6 +59,7 @@ export interface StorageRef {
 
 /** A tensor as `torch._utils._rebuild_tensor_v2` describes it: a strided view of a storage. */
 export interface TensorRef {
+  /** Discriminant. */
   readonly kind: "tensor";
   /** The underlying storage. */
   readonly storage: StorageRef;
@@ -88,7 +91,7 @@ export type PickleValue =
   | AllowedGlobal;
 
 /** A global from the allow-list: a storage type or a plain data constructor. */
-type AllowedGlobal =
+export type AllowedGlobal =
   | { readonly kind: "storage-type"; readonly name: string; readonly dtype: StorageDType }
   | {
     readonly kind: "constructor";
