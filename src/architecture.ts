@@ -108,6 +108,9 @@ function transformer(
   heads: number,
   eps: number,
 ): TransformerConfig {
+  if (!Number.isInteger(heads) || heads < 1) {
+    throw new ArchitectureError(`${prefix}: invalid head count ${heads}`);
+  }
   const n = countLayers(shapes, prefix);
   if (n === 0) throw new ArchitectureError(`no ${prefix} transformer layers found`);
   const dModel = need(shapes, `${prefix}.layers.0.q_proj.weight`, 2)[0];
@@ -166,7 +169,7 @@ export function inferConfig(shapes: ShapeMap, overrides: ConfigOverrides = {}): 
   const coarse = transformer(
     shapes,
     "loftr_coarse",
-    overrides.coarseHeads ?? Math.max(1, coarseD / 32),
+    overrides.coarseHeads ?? Math.max(1, Math.floor(coarseD / 32)),
     eps,
   );
   if (coarse.dModel !== coarseOut) {
