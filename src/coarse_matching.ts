@@ -40,6 +40,8 @@ export interface CoarseMatches {
   j: Uint32Array;
   /** Dual-softmax confidence of each match. */
   confidence: Float32Array;
+  /** Position of each match in the GPU list: its row in per-match GPU outputs (the fine stage's). */
+  slot?: Uint32Array;
 }
 
 /** Size of a coarse grid, in cells. */
@@ -181,7 +183,7 @@ export async function readMatches(gpu: Gpu, m: GpuMatches): Promise<CoarseMatche
     j[r] = raw[2 + 3 * k];
     confidence[r] = bits[3 + 3 * k];
   });
-  return { i, j, confidence };
+  return { i, j, confidence, slot: Uint32Array.from(order) };
 }
 
 /** Puts a given coarse match list on the GPU (e.g. to refine matches found elsewhere). */

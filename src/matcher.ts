@@ -60,6 +60,12 @@ export interface MatchResult {
   keypoints1: Float32Array;
   /** Dual-softmax confidence of each match, length N. */
   confidence: Float32Array;
+  /**
+   * Spread of each match's fine heatmap (refinement uncertainty, on the window
+   * grid normalised to [-1, 1]; larger is less certain), or `null` for
+   * coarse-only models.
+   */
+  std: Float32Array | null;
   /** Size each image was resized to for the network. */
   inputSizes: [{ width: number; height: number }, { width: number; height: number }];
   /** Milliseconds per stage (stages overlap on the GPU unless `profile` is set). */
@@ -137,24 +143,33 @@ export class Matcher {
     }
     await stage("backbone");
     try {
-      const gpuMatches = await this.model.match(features[0], features[1], {
+      const list = await this.model.match(features[0], features[1], {
         threshold: options.threshold,
         borderRemoval: options.borderRemoval,
         maxTileBytes: options.maxTileBytes,
         onStage: stage,
       });
-      const m = await readMatches(gpu, gpuMatches);
-      gpu.release(gpuMatches.buffer);
+      const m = await readMatches(gpu, list.matches);
+      const refined = list.refined ? await gpu.read(list.refined) as Float32Array : null;
+      gpu.release(list.matches.buffer, list.refined);
       await stage("read back");
       const n = m.i.length;
+      const { fine, fineStride } = this.model.config;
+      // Fine offsets of image-1 keypoints: e · (W // 2) fine pixels, in input pixels.
+      const reach = fine ? Math.floor(fine.window / 2) * fineStride : 0;
       const keypoints = (ids: Uint32Array, k: number) => {
         const { width: gw } = features[k].grid;
         const sx = gray[k].width / inputs[k].width, sy = gray[k].height / inputs[k].height;
         const out = new Float32Array(2 * n);
         for (let r = 0; r < n; r++) {
           // Coarse keypoint: the cell's top-left corner in input pixels (LoFTR's convention).
-          out[2 * r] = (ids[r] % gw) * stride * sx;
-          out[2 * r + 1] = Math.floor(ids[r] / gw) * stride * sy;
+          let x = (ids[r] % gw) * stride, y = Math.floor(ids[r] / gw) * stride;
+          if (k === 1 && refined) {
+            x += refined[3 * m.slot![r]] * reach;
+            y += refined[3 * m.slot![r] + 1] * reach;
+          }
+          out[2 * r] = x * sx;
+          out[2 * r + 1] = y * sy;
         }
         return out;
       };
@@ -163,11 +178,10 @@ export class Matcher {
         keypoints0: keypoints(m.i, 0),
         keypoints1: keypoints(m.j, 1),
         confidence: m.confidence,
-        inputSizes: [sizes[0], sizes[1]].map(({ width, height }) => ({
-          width,
-          height,
-        })) as MatchResult[
-          "inputSizes"
+        std: refined ? Float32Array.from(m.slot!, (k) => refined[3 * k + 2]) : null,
+        inputSizes: [
+          { width: sizes[0].width, height: sizes[0].height },
+          { width: sizes[1].width, height: sizes[1].height },
         ],
         timings,
       };

@@ -11,6 +11,7 @@
 import type { LoftrConfig } from "./architecture.ts";
 import { type Backbone, createBackbone } from "./backbone.ts";
 import { coarseMatching, type GpuMatches, type GridSize } from "./coarse_matching.ts";
+import { FineRefinement } from "./fine_refinement.ts";
 import type { Gpu, Tensor } from "./gpu.ts";
 import { addPositionEncoding } from "./position_encoding.ts";
 import { Transformer } from "./transformer.ts";
@@ -38,6 +39,17 @@ export interface MatchOptions {
   onStage?: (stage: string) => Promise<void> | void;
 }
 
+/** The output of {@link LoFTR.match}, still on the GPU. */
+export interface GpuMatchList {
+  /** Coarse matches: count, then (i, j, confidence) per slot. */
+  matches: GpuMatches;
+  /**
+   * Fine refinement per slot, `[capacity, 3]` = (e_x, e_y, std), or `null` for
+   * coarse-only models. Image-1 keypoints move by `e · (W // 2) · fineStride` px.
+   */
+  refined: Tensor | null;
+}
+
 /** The LoFTR network on the GPU. */
 export class LoFTR {
   /** Architecture of the loaded weights. */
@@ -45,13 +57,21 @@ export class LoFTR {
   #gpu: Gpu;
   #backbone: Backbone;
   #coarse: Transformer;
+  #fine: FineRefinement | null;
   #peCache = new Map<string, Tensor>();
 
-  private constructor(gpu: Gpu, config: LoftrConfig, backbone: Backbone, coarse: Transformer) {
+  private constructor(
+    gpu: Gpu,
+    config: LoftrConfig,
+    backbone: Backbone,
+    coarse: Transformer,
+    fine: FineRefinement | null,
+  ) {
     this.#gpu = gpu;
     this.config = config;
     this.#backbone = backbone;
     this.#coarse = coarse;
+    this.#fine = fine;
   }
 
   /** Uploads the weights and builds every stage. */
@@ -62,6 +82,7 @@ export class LoFTR {
       config,
       createBackbone(gpu, weights),
       new Transformer(gpu, tensors, "loftr_coarse", config.coarse),
+      config.fine ? new FineRefinement(gpu, tensors, config) : null,
     );
   }
 
@@ -97,7 +118,11 @@ export class LoFTR {
    * matching and, for models with a fine stage, refinement. The features are
    * not consumed. Returns the match list, still on the GPU.
    */
-  async match(a: ImageFeatures, b: ImageFeatures, options: MatchOptions = {}): Promise<GpuMatches> {
+  async match(
+    a: ImageFeatures,
+    b: ImageFeatures,
+    options: MatchOptions = {},
+  ): Promise<GpuMatchList> {
     const gpu = this.#gpu;
     const m = this.config.matching;
     const [f0, f1] = await this.#coarse.run(a.tokens, b.tokens);
@@ -108,8 +133,19 @@ export class LoFTR {
       temperature: m.temperature,
       maxTileBytes: options.maxTileBytes,
     });
-    gpu.release(f0, f1);
     await options.onStage?.("coarse matching");
-    return matches;
+    let refined: Tensor | null = null;
+    if (this.#fine) {
+      const out = await this.#fine.run(
+        matches,
+        { coarse: f0, fine: a.fine!, coarseWidth: a.grid.width },
+        { coarse: f1, fine: b.fine!, coarseWidth: b.grid.width },
+      );
+      gpu.release(out.heatmap);
+      refined = out.refined;
+      await options.onStage?.("fine refinement");
+    }
+    gpu.release(f0, f1);
+    return { matches, refined };
   }
 }

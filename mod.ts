@@ -1,0 +1,53 @@
+/**
+ * deno-loftr: LoFTR image matching (detector-free local feature matching with
+ * transformers) written as WGSL compute shaders on Deno's WebGPU.
+ *
+ * ```ts
+ * import { Matcher } from "./mod.ts";
+ *
+ * const matcher = await Matcher.create(); // bundled distilled coarse LoFTR
+ * const m = await matcher.match("a.jpg", "b.jpg");
+ * console.log(m.count, m.keypoints0, m.keypoints1, m.confidence);
+ * matcher.destroy();
+ * ```
+ *
+ * Permissions: `--allow-read` (weights, shaders and images) and, to keep
+ * Mesa's CPU adapter quiet, `--allow-env`.
+ *
+ * @module
+ */
+
+export {
+  type ImageInput,
+  Matcher,
+  type MatcherOptions,
+  type MatchOptions,
+  type MatchResult,
+} from "./src/matcher.ts";
+export {
+  BUNDLED_WEIGHTS,
+  convertCheckpoint,
+  type ConvertOptions,
+  loadWeights,
+  type ModelWeights,
+} from "./src/weights.ts";
+export {
+  ArchitectureError,
+  type BackboneVariant,
+  type ConfigOverrides,
+  type LoftrConfig,
+  type PosEncoding,
+  type TransformerConfig,
+} from "./src/architecture.ts";
+export {
+  decodeImage,
+  DEFAULT_RESIZE_POLICY,
+  grayFromArray,
+  type GrayImage,
+  ImageError,
+  loadImage,
+  type ResizePolicy,
+} from "./src/image.ts";
+export { drawMatches, type DrawMatchesOptions } from "./src/viz.ts";
+export { CheckpointError } from "./src/checkpoint/torch.ts";
+export { Gpu, GpuError } from "./src/gpu.ts";
