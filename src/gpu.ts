@@ -56,6 +56,18 @@ export interface Dispatch {
   f32?: number[];
   /** Number of workgroups along x, y, z. */
   workgroups: [number, number?, number?];
+  /** Floating-point operations of this dispatch, for the profiler's GFLOP/s (optional). */
+  flops?: number;
+}
+
+/** One dispatch timed by the profiler ({@link Gpu.startProfile}). */
+export interface KernelTiming {
+  /** `<file>:<entry point>` of the kernel. */
+  kernel: string;
+  /** GPU time in milliseconds (timestamp queries), or `NaN` without them. */
+  ms: number;
+  /** Floating-point operations, when the dispatching module counts them. */
+  flops?: number;
 }
 
 /** Memory figures of a {@link Gpu}, in bytes. */
@@ -69,6 +81,7 @@ export interface MemoryStats {
 }
 
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
+const PROFILE_SLOTS = 2048; // dispatches timed per query-set resolve
 const shaderRoot = new URL("../shaders/", import.meta.url);
 
 function product(shape: readonly number[]): number {
@@ -99,6 +112,12 @@ export class Gpu {
   #uniforms: GPUBuffer[] = [];
   #lost: string | null = null;
   #error: string | null = null;
+  #profile: {
+    set: GPUQuerySet | null;
+    records: KernelTiming[];
+    pending: KernelTiming[];
+    reads: Promise<void>[];
+  } | null = null;
 
   private constructor(device: GPUDevice, adapterName: string, isFallback: boolean) {
     this.device = device;
@@ -319,13 +338,87 @@ export class Gpu {
       throw new GpuError(`dispatch of [${x}, ${y}, ${z}] workgroups exceeds the limit ${max}`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    if (!this.#pass) {
+    const profile = this.#profile;
+    if (profile) {
+      // One pass per dispatch, its start and end stamped into the query set.
+      this.#endPass();
+      if (profile.pending.length === PROFILE_SLOTS) this.#resolveProfile();
+      const k = profile.pending.length;
+      profile.pending.push({ kernel: d.pipeline.label, ms: NaN, flops: d.flops });
+      this.#encoder ??= this.device.createCommandEncoder();
+      this.#pass = this.#encoder.beginComputePass(
+        profile.set
+          ? {
+            timestampWrites: {
+              querySet: profile.set,
+              beginningOfPassWriteIndex: 2 * k,
+              endOfPassWriteIndex: 2 * k + 1,
+            },
+          }
+          : {},
+      );
+    } else if (!this.#pass) {
       this.#encoder ??= this.device.createCommandEncoder();
       this.#pass = this.#encoder.beginComputePass();
     }
-    this.#pass.setPipeline(d.pipeline);
-    this.#pass.setBindGroup(0, bindGroup);
-    this.#pass.dispatchWorkgroups(x, y, z);
+    this.#pass!.setPipeline(d.pipeline);
+    this.#pass!.setBindGroup(0, bindGroup);
+    this.#pass!.dispatchWorkgroups(x, y, z);
+    if (profile) this.#endPass();
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (timestamp queries where the
+   * adapter offers them). Profiling serialises dispatches into separate
+   * passes, so end-to-end times are a little slower while it is on.
+   */
+  startProfile(): void {
+    this.flush();
+    const set = this.hasTimestamps
+      ? this.device.createQuerySet({ type: "timestamp", count: 2 * PROFILE_SLOTS })
+      : null;
+    this.#profile = { set, records: [], pending: [], reads: [] };
+  }
+
+  /** Stops profiling and returns the timing of each dispatch since {@link Gpu.startProfile}. */
+  async endProfile(): Promise<KernelTiming[]> {
+    const profile = this.#profile;
+    if (!profile) throw new GpuError("endProfile() without startProfile()");
+    this.#resolveProfile();
+    await this.sync();
+    this.#profile = null;
+    await Promise.all(profile.reads);
+    profile.set?.destroy();
+    return profile.records;
+  }
+
+  #resolveProfile(): void {
+    const profile = this.#profile!;
+    const batch = profile.pending;
+    profile.pending = [];
+    profile.records.push(...batch);
+    if (!profile.set || batch.length === 0) return;
+    const bytes = 16 * batch.length;
+    const resolved = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.resolveQuerySet(profile.set, 0, 2 * batch.length, resolved, 0);
+    this.#encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    this.flush();
+    const read = staging.mapAsync(GPUMapMode.READ).then(() => {
+      const t = new BigUint64Array(staging.getMappedRange());
+      batch.forEach((r, k) => r.ms = Number(t[2 * k + 1] - t[2 * k]) / 1e6);
+      staging.destroy();
+      resolved.destroy();
+    });
+    profile.reads.push(read);
   }
 
   /** Records a buffer-to-buffer copy of `bytes` bytes. */

@@ -54,6 +54,7 @@ export async function linear(
     u32: [M, N, K, K1],
     f32: [options.scale ?? 1],
     workgroups: [groups(N, 32), groups(M, 32)],
+    flops: 2 * M * N * K,
   });
   return y;
 }

@@ -28,6 +28,7 @@ export async function linearAttention(
     buffers: [K, v, kv],
     u32: [S, C, D, S, batch],
     workgroups: grid(kv.size, 64),
+    flops: 2 * batch * S * C * (D + 1),
   });
   const msg = gpu.tensor([batch * L, C]);
   gpu.dispatch({
@@ -35,6 +36,7 @@ export async function linearAttention(
     buffers: [Q, kv, msg],
     u32: [L, C, D, S, batch],
     workgroups: grid(msg.size, 64),
+    flops: 4 * batch * L * C * D,
   });
   gpu.release(kv);
   return msg;
