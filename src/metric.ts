@@ -1,0 +1,159 @@
+/**
+ * The Image Matching Challenge 2022 metric (mean Average Accuracy of relative
+ * poses), exactly as ../shared/docs/geometry.md defines it: per pair, E from
+ * the submitted F and the true intrinsics, both rotations of its decomposition
+ * scored (smaller error kept), a sign-free translation direction scaled to the
+ * true baseline; 10 (degrees, metres) threshold pairs; per-scene mean; plain
+ * mean over scenes.
+ * @module
+ */
+import { decomposeEssential, essentialFromFundamental } from "./pose.ts";
+
+/** Rotation thresholds in degrees: numpy `linspace(1, 10, 10)`. */
+export const MAA_ROTATION_THRESHOLDS: readonly number[] = Array.from(
+  { length: 10 },
+  (_, k) => k + 1,
+);
+
+/** Translation thresholds in metres: numpy `geomspace(0.2, 5, 10)`. */
+export const MAA_TRANSLATION_THRESHOLDS: readonly number[] = Array.from(
+  { length: 10 },
+  (_, k) =>
+    k === 0
+      ? 0.2
+      : k === 9
+      ? 5
+      : 10 ** (Math.log10(0.2) + (k * (Math.log10(5) - Math.log10(0.2))) / 9),
+);
+
+const EPS = 1e-15;
+
+/** Unit quaternion (w, x, y, z) of a rotation matrix (Shepperd's method; sign arbitrary). */
+export function quaternionFromMatrix(R: ArrayLike<number>): [number, number, number, number] {
+  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = Array.from(R);
+  const tr = m00 + m11 + m22;
+  let q: [number, number, number, number];
+  if (tr > 0) {
+    const s = 2 * Math.sqrt(tr + 1);
+    q = [s / 4, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s];
+  } else if (m00 > m11 && m00 > m22) {
+    const s = 2 * Math.sqrt(1 + m00 - m11 - m22);
+    q = [(m21 - m12) / s, s / 4, (m01 + m10) / s, (m02 + m20) / s];
+  } else if (m11 > m22) {
+    const s = 2 * Math.sqrt(1 + m11 - m00 - m22);
+    q = [(m02 - m20) / s, (m01 + m10) / s, s / 4, (m12 + m21) / s];
+  } else {
+    const s = 2 * Math.sqrt(1 + m22 - m00 - m11);
+    q = [(m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, s / 4];
+  }
+  const n = Math.hypot(...q);
+  return q.map((v) => v / n) as [number, number, number, number];
+}
+
+/**
+ * Rotation error in degrees as the IMC scorer computes it:
+ * `degrees(acos(1 − 2·max(1e-15, 1 − ⟨q_est, q_gt⟩²)))`.
+ */
+export function rotationError(Rest: ArrayLike<number>, Rgt: ArrayLike<number>): number {
+  const q = quaternionFromMatrix(Rest), g = quaternionFromMatrix(Rgt);
+  const dot = q[0] * g[0] + q[1] * g[1] + q[2] * g[2] + q[3] * g[3];
+  const loss = Math.max(EPS, 1 - dot * dot);
+  return (Math.acos(Math.max(-1, 1 - 2 * loss)) * 180) / Math.PI;
+}
+
+/**
+ * Translation error in metres: t given the true length,
+ * `t_m = t/|t| · |T| · scale`, `T_m = T · scale`, `min(|T_m − t_m|, |T_m + t_m|)`.
+ */
+export function translationError(t: ArrayLike<number>, T: ArrayLike<number>, scale = 1): number {
+  const nt = Math.hypot(t[0], t[1], t[2]) + EPS, nT = Math.hypot(T[0], T[1], T[2]);
+  let minus = 0, plus = 0;
+  for (let i = 0; i < 3; i++) {
+    const tm = (t[i] / nt) * nT * scale, Tm = T[i] * scale;
+    minus += (Tm - tm) ** 2;
+    plus += (Tm + tm) ** 2;
+  }
+  return Math.sqrt(Math.min(minus, plus));
+}
+
+/** Rotation error (degrees) and translation error (metres) of one pair. */
+export interface PoseErrors {
+  errQ: number;
+  errT: number;
+}
+
+/** Ground truth of one pair: intrinsics, relative pose (`X2 = R X1 + T`), scene scale. */
+export interface PairTruth {
+  /** Intrinsics of image 1 (the image of x1 in `x2ᵀ F x1 = 0`), row-major. */
+  K1: ArrayLike<number>;
+  /** Intrinsics of image 2. */
+  K2: ArrayLike<number>;
+  /** Rotation camera 1 → camera 2, row-major. */
+  R: ArrayLike<number>;
+  /** Translation camera 1 → camera 2 in scene units. */
+  T: ArrayLike<number>;
+  /** Scene units → metres (default 1). */
+  scale?: number;
+}
+
+/**
+ * The IMC scorer's errors of F (`x2ᵀ F x1 = 0`, any scale): `E = K2ᵀ F K1`,
+ * both rotations of {@link decomposeEssential} scored, the smaller error of
+ * each kind kept. A missing, non-finite or zero F gives infinite errors (a
+ * failure at every threshold).
+ */
+export function poseErrors(F: ArrayLike<number> | null | undefined, truth: PairTruth): PoseErrors {
+  if (
+    !F || F.length !== 9 || !Array.from(F).every(Number.isFinite) ||
+    Array.from(F).every((v) => v === 0)
+  ) {
+    return { errQ: Infinity, errT: Infinity };
+  }
+  const { R1, R2, t } = decomposeEssential(essentialFromFundamental(F, truth.K1, truth.K2));
+  return {
+    errQ: Math.min(rotationError(R1, truth.R), rotationError(R2, truth.R)),
+    errT: translationError(t, truth.T, truth.scale ?? 1),
+  };
+}
+
+/** Fraction of the 10 threshold pairs at which a pair is accurate (both errors strictly below). */
+export function pairAccuracy(e: PoseErrors): number {
+  let hits = 0;
+  for (let k = 0; k < 10; k++) {
+    if (e.errQ < MAA_ROTATION_THRESHOLDS[k] && e.errT < MAA_TRANSLATION_THRESHOLDS[k]) hits++;
+  }
+  return hits / 10;
+}
+
+/** The scene of an IMC id `dataset;scene;pair` (its second field). */
+export function sceneOf(pairId: string): string {
+  const f = pairId.split(";");
+  if (f.length !== 3) throw new RangeError(`not an IMC pair id (dataset;scene;pair): ${pairId}`);
+  return f[1];
+}
+
+/** mAA per scene and their plain mean. */
+export interface MaaResult {
+  /** Mean over the scene's pairs of {@link pairAccuracy}, by scene name. */
+  perScene: Record<string, number>;
+  /** Plain mean over the scenes. */
+  mean: number;
+}
+
+/**
+ * IMC2022 mAA of pairs with their errors: per scene the mean over its pairs of
+ * the fraction of the 10 thresholds passed, then the plain mean over scenes.
+ */
+export function maa(pairs: readonly (PoseErrors & { scene: string })[]): MaaResult {
+  const sums = new Map<string, [number, number]>();
+  for (const p of pairs) {
+    const s = sums.get(p.scene) ?? [0, 0];
+    s[0] += pairAccuracy(p);
+    s[1]++;
+    sums.set(p.scene, s);
+  }
+  const perScene: Record<string, number> = {};
+  for (const [scene, [acc, n]] of sums) perScene[scene] = acc / n;
+  const values = Object.values(perScene);
+  return { perScene, mean: values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0 };
+}
