@@ -1,0 +1,296 @@
+import assert from "node:assert/strict";
+import { createBackbone } from "../src/backbone.ts";
+import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
+import { Gpu } from "../src/gpu.ts";
+import { loadImage } from "../src/image.ts";
+import {
+  BUNDLED_WEIGHTS,
+  convertCheckpoint,
+  type HostTensor,
+  loadWeights,
+} from "../src/weights.ts";
+import { fixture, needsShared, readNpy, relL2, seededRandom, sharedDir } from "./util.ts";
+
+/** A `[C, H, W]` map in float64 on the CPU. */
+interface Map3 {
+  shape: [number, number, number];
+  data: Float64Array | Float32Array;
+}
+
+/** Bilinear resampling with align_corners = true to `ho × wo`, in float64. */
+function upsampleRef(r: Map3, ho: number, wo: number): Map3 {
+  const [c, h, w] = r.shape;
+  const out = new Float64Array(c * ho * wo);
+  for (let k = 0; k < c; k++) {
+    for (let y = 0; y < ho; y++) {
+      const sy = ho > 1 ? (y * (h - 1)) / (ho - 1) : 0;
+      const y0 = Math.min(Math.floor(sy), h - 1), y1 = Math.min(y0 + 1, h - 1), ly = sy - y0;
+      for (let x = 0; x < wo; x++) {
+        const sx = wo > 1 ? (x * (w - 1)) / (wo - 1) : 0;
+        const x0 = Math.min(Math.floor(sx), w - 1), x1 = Math.min(x0 + 1, w - 1), lx = sx - x0;
+        const at = (yy: number, xx: number) => r.data[(k * h + yy) * w + xx];
+        out[(k * ho + y) * wo + x] = (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) +
+          ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
+      }
+    }
+  }
+  return { shape: [c, ho, wo], data: out };
+}
+
+/** `act(conv(x, filter) + bias + residual)` in float64; the residual is upsampled when coarser. */
+function conv2dRef(
+  x: Map3,
+  filter: HostTensor,
+  bias: ArrayLike<number> | null,
+  o: { stride?: number; padding?: number; activation?: ConvActivation; residual?: Map3 } = {},
+): Map3 {
+  const [cin, h, w] = x.shape;
+  const [cout, , k] = filter.shape;
+  const s = o.stride ?? 1, pad = o.padding ?? (k - 1) / 2;
+  const ho = Math.floor((h + 2 * pad - k) / s) + 1, wo = Math.floor((w + 2 * pad - k) / s) + 1;
+  const res = o.residual && upsampleRef(o.residual, ho, wo);
+  const out = new Float64Array(cout * ho * wo);
+  for (let co = 0; co < cout; co++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        let v = bias ? bias[co] : 0;
+        for (let ci = 0; ci < cin; ci++) {
+          for (let ky = 0; ky < k; ky++) {
+            const iy = oy * s + ky - pad;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ix = ox * s + kx - pad;
+              if (ix < 0 || ix >= w) continue;
+              v += x.data[(ci * h + iy) * w + ix] *
+                filter.data[((co * cin + ci) * k + ky) * k + kx];
+            }
+          }
+        }
+        const i = (co * ho + oy) * wo + ox;
+        if (res) v += res.data[i];
+        out[i] = o.activation === "relu"
+          ? Math.max(v, 0)
+          : o.activation === "leaky_relu" && v < 0
+          ? 0.01 * v
+          : v;
+      }
+    }
+  }
+  return { shape: [cout, ho, wo], data: out };
+}
+
+function randomMap(shape: [number, number, number], rand: () => number): Map3 {
+  return { shape, data: Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, rand) };
+}
+
+Deno.test("conv2d: every kernel size, stride, activation and residual form matches float64", async () => {
+  const gpu = await Gpu.create();
+  try {
+    const rand = seededRandom(7);
+    // Odd sizes: partial pixel tiles along x, Cout not a multiple of the 8-channel tile.
+    const x = randomMap([5, 13, 21], rand);
+    const xt = gpu.tensor(x.shape, x.data as Float32Array);
+    const cases: {
+      k: number;
+      stride: number;
+      padding?: number;
+      activation: ConvActivation;
+      residual?: "same" | "coarse";
+    }[] = [
+      { k: 1, stride: 1, activation: "none" },
+      { k: 1, stride: 2, activation: "none" },
+      { k: 3, stride: 1, activation: "relu" },
+      { k: 3, stride: 2, activation: "relu" },
+      { k: 3, stride: 1, activation: "leaky_relu" },
+      { k: 7, stride: 2, padding: 3, activation: "relu" },
+      { k: 7, stride: 1, activation: "none" },
+      { k: 3, stride: 1, activation: "relu", residual: "same" },
+      { k: 3, stride: 2, activation: "leaky_relu", residual: "same" },
+      { k: 1, stride: 1, activation: "none", residual: "coarse" },
+      { k: 3, stride: 1, activation: "relu", residual: "coarse" },
+    ];
+    for (const c of cases) {
+      const cout = 11;
+      const filter = {
+        shape: [cout, 5, c.k, c.k],
+        data: Float32Array.from({ length: cout * 5 * c.k * c.k }, rand),
+      };
+      const bias = Float32Array.from({ length: cout }, rand);
+      const pad = c.padding ?? (c.k - 1) / 2;
+      const ho = Math.floor((13 + 2 * pad - c.k) / c.stride) + 1;
+      const wo = Math.floor((21 + 2 * pad - c.k) / c.stride) + 1;
+      const residual = c.residual === "same"
+        ? randomMap([cout, ho, wo], rand)
+        : c.residual === "coarse"
+        ? randomMap([cout, Math.ceil(ho / 2), Math.ceil(wo / 2)], rand)
+        : undefined;
+      const rt = residual && gpu.tensor(residual.shape, residual.data as Float32Array);
+      const w = conv2dWeights(gpu, filter.shape, filter.data, bias);
+      const opts = { stride: c.stride, padding: c.padding, activation: c.activation };
+      const y = await conv2d(gpu, xt, w, { ...opts, residual: rt });
+      assert.deepEqual(y.shape, [cout, ho, wo]);
+      const want = conv2dRef(x, filter, bias, { ...opts, residual });
+      const err = relL2(await gpu.read(y), want.data);
+      // Dot products of up to 245 float32 terms: ~1e-7 relative in L2.
+      assert.ok(err < 1e-6, `${JSON.stringify(c)}: rel L2 ${err}`);
+      gpu.release(y, rt, w.weight, w.bias);
+    }
+  } finally {
+    gpu.destroy();
+  }
+});
+
+Deno.test("conv2d: upsampled residual takes align_corners = true values", async () => {
+  const gpu = await Gpu.create();
+  try {
+    // A zero 1×1 convolution leaves exactly up(r).
+    const zero = conv2dWeights(gpu, [1, 1, 1, 1], new Float32Array(1), null);
+    const up = async (r: number[], h: number, w: number, ho: number, wo: number) => {
+      const x = gpu.tensor([1, ho, wo], new Float32Array(ho * wo));
+      const rt = gpu.tensor([1, h, w], Float32Array.from(r));
+      return Array.from(await gpu.read(await conv2d(gpu, x, zero, { residual: rt })));
+    };
+    const near = (a: number[], b: number[]) =>
+      assert.ok(a.every((v, i) => Math.abs(v - b[i]) < 1e-6), `${a} vs ${b}`);
+    // 2×2 → 4×4: source = dst / 3 on both axes, so [[0, 3], [6, 9]] becomes x + 2y.
+    near(await up([0, 3, 6, 9], 2, 2, 4, 4), [0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9]);
+    // 2×3 → 3×5 (not ×2): rows at source 0, 0.5, 1; columns at 0, 0.5, 1, 1.5, 2.
+    near(await up([0, 1, 2, 3, 4, 5], 2, 3, 3, 5), [
+      ...[0, 0.5, 1, 1.5, 2],
+      ...[1.5, 2, 2.5, 3, 3.5],
+      ...[3, 3.5, 4, 4.5, 5],
+    ]);
+  } finally {
+    gpu.destroy();
+  }
+});
+
+/** ResNetFPN on the CPU in float64 from the unfolded state dict (BatchNorm applied as such). */
+function backboneRef(tensors: Map<string, HostTensor>, image: Map3, stages: number) {
+  const t = (name: string) => tensors.get(`backbone.${name}`)!;
+  const bn = (m: Map3, name: string, activation: ConvActivation = "none"): Map3 => {
+    const [c, h, w] = m.shape;
+    const out = new Float64Array(m.data.length);
+    for (let k = 0; k < c; k++) {
+      const s = t(`${name}.weight`).data[k] / Math.sqrt(t(`${name}.running_var`).data[k] + 1e-5);
+      const shift = t(`${name}.bias`).data[k] - t(`${name}.running_mean`).data[k] * s;
+      for (let i = k * h * w; i < (k + 1) * h * w; i++) {
+        const v = m.data[i] * s + shift;
+        out[i] = activation === "relu"
+          ? Math.max(v, 0)
+          : activation === "leaky_relu" && v < 0
+          ? 0.01 * v
+          : v;
+      }
+    }
+    return { shape: m.shape, data: out };
+  };
+  const conv = (m: Map3, name: string, stride = 1, padding?: number) =>
+    conv2dRef(m, t(name), null, { stride, padding });
+  let x = bn(conv(image, "conv1.weight", 2, 3), "bn1", "relu");
+  const outs: Map3[] = [];
+  for (let i = 1; i <= stages; i++) {
+    for (let b = 0; b < 2; b++) {
+      const p = `layer${i}.${b}`, stride = i > 1 && b === 0 ? 2 : 1;
+      const y = bn(
+        conv(bn(conv(x, `${p}.conv1.weight`, stride), `${p}.bn1`, "relu"), `${p}.conv2.weight`),
+        `${p}.bn2`,
+      );
+      const sc = tensors.has(`backbone.${p}.downsample.0.weight`)
+        ? bn(conv(x, `${p}.downsample.0.weight`, stride), `${p}.downsample.1`)
+        : x;
+      x = { shape: y.shape, data: y.data.map((v, j) => Math.max(v + sc.data[j], 0)) };
+    }
+    outs.push(x);
+  }
+  const coarse = conv(x, `layer${stages}_outconv.weight`);
+  let above = coarse;
+  for (let i = stages - 1; i >= stages - 2; i--) {
+    const lat = conv(outs[i - 1], `layer${i}_outconv.weight`);
+    const up = upsampleRef(above, lat.shape[1], lat.shape[2]);
+    const sum: Map3 = { shape: lat.shape, data: lat.data.map((v, j) => v + up.data[j]) };
+    const h = bn(conv(sum, `layer${i}_outconv2.0.weight`), `layer${i}_outconv2.1`, "leaky_relu");
+    above = conv(h, `layer${i}_outconv2.3.weight`);
+  }
+  return { coarse, fine: above };
+}
+
+Deno.test("backbone ResNetFPN_16_4 (bundled weights): coarse and the optional 1/4 FPN map match a float64 CPU backbone at 96×64", async () => {
+  const weights = await loadWeights(BUNDLED_WEIGHTS);
+  assert.equal(weights.config.backbone, "ResNetFPN_16_4");
+  const rand = seededRandom(3);
+  const image: Map3 = {
+    shape: [1, 64, 96],
+    data: Float32Array.from({ length: 64 * 96 }, () => (rand() + 1) / 2),
+  };
+  const want = backboneRef(weights.tensors, image, 4);
+  const gpu = await Gpu.create();
+  try {
+    const backbone = createBackbone(gpu, weights);
+    const input = gpu.tensor(image.shape, image.data as Float32Array);
+    const before = gpu.memory().inUse;
+    const { coarse, fine } = await backbone.run(input, { fine: true });
+    assert.deepEqual(coarse.shape, [32, 4, 6]);
+    assert.deepEqual(fine?.shape, [16, 16, 24]);
+    // Only the two outputs are left alive.
+    assert.equal(gpu.memory().inUse - before, coarse.buffer.size + fine!.buffer.size);
+    const ec = relL2(await gpu.read(coarse), want.coarse.data);
+    const ef = relL2(await gpu.read(fine!), want.fine.data);
+    assert.ok(ec < 1e-5 && ef < 1e-5, `rel L2 coarse ${ec}, fine ${ef}`);
+    gpu.release(coarse, fine);
+    const coarseOnly = await backbone.run(input);
+    assert.equal(coarseOnly.fine, null);
+    assert.equal(gpu.memory().inUse - before, coarseOnly.coarse.buffer.size);
+  } finally {
+    gpu.destroy();
+  }
+});
+
+Deno.test("backbone ResNetFPN_16_4 (bundled weights): backbone_c0/c1 of tiny_real at 640×480", async () => {
+  const weights = await loadWeights(BUNDLED_WEIGHTS);
+  const gpu = await Gpu.create();
+  try {
+    const backbone = createBackbone(gpu, weights);
+    for (const [i, png] of ["fountain_0001.png", "fountain_0000.png"].entries()) {
+      const img = await loadImage(fixture(`images/${png}`));
+      const input = gpu.tensor([1, img.height, img.width], img.data);
+      const { coarse, fine } = await backbone.run(input);
+      assert.equal(fine, null);
+      const want = readNpy(fixture(`tiny_real/backbone_c${i}.npy`));
+      assert.deepEqual(coarse.shape, want.shape);
+      const err = relL2(await gpu.read(coarse), want.data);
+      assert.ok(err < 1e-5, `backbone_c${i}: rel L2 ${err}`);
+      gpu.release(input, coarse);
+    }
+  } finally {
+    gpu.destroy();
+  }
+});
+
+Deno.test({
+  // About 75 GFLOP, several seconds on lavapipe: one image only.
+  ...needsShared(
+    "backbone ResNetFPN_8_2 (full_random): backbone_c0 and backbone_f0 at 320×240, image 0 only",
+  ),
+  fn: async () => {
+    const R = `${sharedDir}reference/full_random/`;
+    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
+    const weights = await loadWeights(
+      convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }),
+    );
+    const gpu = await Gpu.create();
+    try {
+      const image = readNpy(`${R}image0.npy`);
+      const input = gpu.tensor(image.shape, image.data as Float32Array);
+      const { coarse, fine } = await createBackbone(gpu, weights).run(input);
+      for (const [name, t] of [["backbone_c0", coarse], ["backbone_f0", fine!]] as const) {
+        const want = readNpy(`${R}${name}.npy`);
+        assert.deepEqual(t.shape, want.shape);
+        const err = relL2(await gpu.read(t), want.data);
+        assert.ok(err < 1e-5, `${name}: rel L2 ${err}`);
+      }
+    } finally {
+      gpu.destroy();
+    }
+  },
+});
