@@ -97,6 +97,11 @@ export async function conv2d(
   const pad = options.padding ?? (k - 1) / 2;
   const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
   const wo = Math.floor((wd + 2 * pad - k) / stride) + 1;
+  if (!Number.isInteger(pad) || !Number.isInteger(stride) || stride < 1 || ho < 1 || wo < 1) {
+    throw new GpuError(
+      `conv2d of [${x.shape}] with kernel ${k}, stride ${stride}, padding ${pad} is not defined`,
+    );
+  }
   const r = options.residual;
   let mode = 0, hr = ho, wr = wo;
   if (r) {
@@ -121,6 +126,7 @@ export async function conv2d(
     u32: [cin, h, wd, w.cout, ho, wo, pad, hr, wr],
     f32: [alignCornersScale(hr, ho), alignCornersScale(wr, wo)],
     workgroups: [groups(ho * groups(wo, PX), WG), groups(w.cout, CO)],
+    flops: 2 * w.cout * cin * k * k * ho * wo,
   });
   return y;
 }

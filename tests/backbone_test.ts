@@ -17,6 +17,11 @@ interface Map3 {
   data: Float64Array | Float32Array;
 }
 
+function activate(v: number, activation: ConvActivation = "none"): number {
+  if (activation === "relu") return Math.max(v, 0);
+  return activation === "leaky_relu" && v < 0 ? 0.01 * v : v;
+}
+
 /** Bilinear resampling with align_corners = true to `ho × wo`, in float64. */
 function upsampleRef(r: Map3, ho: number, wo: number): Map3 {
   const [c, h, w] = r.shape;
@@ -68,11 +73,7 @@ function conv2dRef(
         }
         const i = (co * ho + oy) * wo + ox;
         if (res) v += res.data[i];
-        out[i] = o.activation === "relu"
-          ? Math.max(v, 0)
-          : o.activation === "leaky_relu" && v < 0
-          ? 0.01 * v
-          : v;
+        out[i] = activate(v, o.activation);
       }
     }
   }
@@ -175,12 +176,7 @@ function backboneRef(tensors: Map<string, HostTensor>, image: Map3, stages: numb
       const s = t(`${name}.weight`).data[k] / Math.sqrt(t(`${name}.running_var`).data[k] + 1e-5);
       const shift = t(`${name}.bias`).data[k] - t(`${name}.running_mean`).data[k] * s;
       for (let i = k * h * w; i < (k + 1) * h * w; i++) {
-        const v = m.data[i] * s + shift;
-        out[i] = activation === "relu"
-          ? Math.max(v, 0)
-          : activation === "leaky_relu" && v < 0
-          ? 0.01 * v
-          : v;
+        out[i] = activate(m.data[i] * s + shift, activation);
       }
     }
     return { shape: m.shape, data: out };
