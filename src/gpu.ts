@@ -102,7 +102,7 @@ export class Gpu {
 
   #sources = new Map<string, Promise<string>>();
   #pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  #pool = new Map<number, GPUBuffer[]>();
+  #pool: GPUBuffer[] = []; // released buffers, for reuse
   #live = new Set<GPUBuffer>();
   #bytesLive = 0;
   #bytesPooled = 0;
@@ -253,14 +253,10 @@ export class Gpu {
         } MiB; use a smaller input size`,
       );
     }
-    let buffer = this.#pool.get(bytes)?.pop();
-    if (buffer) {
-      this.#bytesPooled -= bytes;
-    } else {
-      buffer = this.device.createBuffer({ size: bytes, usage: STORAGE });
-    }
+    let buffer = this.#takeFromPool(bytes);
+    buffer ??= this.device.createBuffer({ size: bytes, usage: STORAGE });
     this.#live.add(buffer);
-    this.#bytesLive += bytes;
+    this.#bytesLive += buffer.size;
     this.#peak = Math.max(this.#peak, this.#bytesLive + this.#bytesPooled);
     if (data) {
       // Commands recorded so far may still read this (reused) buffer's old
@@ -276,20 +272,31 @@ export class Gpu {
   release(...tensors: (Tensor | null | undefined)[]): void {
     for (const t of tensors) {
       if (!t || !this.#live.delete(t.buffer)) continue;
-      const bytes = t.buffer.size;
-      this.#bytesLive -= bytes;
-      this.#bytesPooled += bytes;
-      let list = this.#pool.get(bytes);
-      if (!list) this.#pool.set(bytes, list = []);
-      list.push(t.buffer);
+      this.#bytesLive -= t.buffer.size;
+      this.#bytesPooled += t.buffer.size;
+      this.#pool.push(t.buffer);
     }
+  }
+
+  /** The smallest pooled buffer of at least `bytes` and at most twice that (best fit). */
+  #takeFromPool(bytes: number): GPUBuffer | undefined {
+    let best = -1;
+    this.#pool.forEach((b, k) => {
+      if (b.size >= bytes && b.size <= 2 * bytes && (best < 0 || b.size < this.#pool[best].size)) {
+        best = k;
+      }
+    });
+    if (best < 0) return undefined;
+    const [buffer] = this.#pool.splice(best, 1);
+    this.#bytesPooled -= buffer.size;
+    return buffer;
   }
 
   /** Frees the buffers of the reuse pool (live tensors stay). */
   trim(): void {
     this.flush();
-    for (const list of this.#pool.values()) for (const b of list) b.destroy();
-    this.#pool.clear();
+    for (const b of this.#pool) b.destroy();
+    this.#pool = [];
     this.#bytesPooled = 0;
   }
 

@@ -1,7 +1,7 @@
 // End to end: images in, matches out, through the public API and the `match` CLI,
 // with the bundled distilled coarse LoFTR (real trained weights).
 import assert from "node:assert/strict";
-import { Gpu, loadImage, Matcher } from "../mod.ts";
+import { drawMatches, Gpu, grayFromArray, loadImage, Matcher } from "../mod.ts";
 import { fixture, readNpy } from "./util.ts";
 
 const PNG0 = fixture("images/fountain_0001.png"); // the reference's own 640×480 inputs
@@ -108,9 +108,17 @@ Deno.test({
       await Deno.writeFile(`${dir}/empty.png`, new Uint8Array());
       await Deno.writeTextFile(`${dir}/notes.jpg`, "not an image\n");
       await Deno.writeTextFile(`${dir}/bad.safetensors`, "nonsense");
-      const tiny = (await import("imagescript")).Image;
-      await Deno.writeFile(`${dir}/one.png`, await new tiny(1, 1).encode());
-      await Deno.writeFile(`${dir}/small.png`, await new tiny(12, 40).encode());
+      // Gray PNGs drawn with our own encoder (one dark pixel, or 12×40).
+      const png = (w: number, h: number) =>
+        drawMatches(
+          grayFromArray(new Uint8Array(w * h), w, h, "x"),
+          grayFromArray(new Uint8Array(1), 1, 1, "y"),
+          new Float32Array(),
+          new Float32Array(),
+          { gap: 0 },
+        );
+      await Deno.writeFile(`${dir}/one.png`, png(1, 1));
+      await Deno.writeFile(`${dir}/small.png`, png(12, 40));
       const cases: [string[], RegExp][] = [
         [[`${dir}/missing.jpg`, JPG1], /missing\.jpg.*no such file/],
         [[`${dir}/notes.jpg`, JPG1], /notes\.jpg.*not an image/],

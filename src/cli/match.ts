@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { loadImage } from "../image.ts";
 import { Matcher, type MatchResult } from "../matcher.ts";
+import { resolveModel } from "../model_zoo.ts";
 import { drawMatches } from "../viz.ts";
 import { fail, parseResizePolicy, runMain } from "./common.ts";
 
@@ -33,6 +34,8 @@ Options:
                         0.01 bundled model, 0.2 LoFTR outdoor)
       --border N        drop matches within N coarse cells of the border
                         (default: the model's; 0 bundled, 2 LoFTR outdoor)
+      --model NAME      coarse (bundled, the default) or outdoor (after
+                        \`deno task weights outdoor\`)
       --weights FILE    .safetensors weights from \`deno task convert\`
                         (default: weights/coarse_loftr_teacher.safetensors)
       --max-tile-mb N   largest similarity tile in MiB (default 64); lower
@@ -93,6 +96,7 @@ async function main(args: string[]): Promise<void> {
       threshold: { type: "string" },
       border: { type: "string" },
       weights: { type: "string" },
+      model: { type: "string" },
       "max-tile-mb": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -116,7 +120,9 @@ async function main(args: string[]): Promise<void> {
   const border = number(values.border, "border");
   const tileMb = number(values["max-tile-mb"], "max-tile-mb");
 
-  const matcher = await Matcher.create({ weights: values.weights });
+  if (values.model && values.weights) fail("--model and --weights are exclusive");
+  const weights = values.model ? await resolveModel(values.model) : values.weights;
+  const matcher = await Matcher.create({ weights });
   try {
     const result = await matcher.match(images[0], images[1], {
       resize,
