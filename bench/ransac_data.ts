@@ -9,7 +9,7 @@
 // Until deno.json maps "csv-parse" (then: from "csv-parse/sync").
 // deno-lint-ignore no-import-prefix
 import { parse } from "npm:csv-parse@^5.6.0/sync";
-import { pcgHash } from "../src/fundamental.ts";
+import { pcgHash, sampsonError } from "../src/fundamental.ts";
 import { mul3, normalizeSign, transpose3 } from "../src/linalg.ts";
 import type { PairTruth } from "../src/metric.ts";
 
@@ -151,4 +151,38 @@ export function syntheticMatches(
   const tx = Float64Array.of(0, -t[2], t[1], t[2], 0, -t[0], -t[1], t[0], 0);
   const F = normalizeSign(mul3(transpose3(Ki), mul3(mul3(tx, R), Ki)));
   return { points0, points1, inlier, clean0, clean1, F, K, R, t };
+}
+
+/** How well an estimate fits a synthetic set: RMS Sampson distance and inlier-mask counts. */
+export interface SyntheticQuality {
+  /** RMS Sampson distance (px) of the noise-free projections of the true inliers to F. */
+  rms: number;
+  /** True inliers, and those the mask marks. */
+  inliers: number;
+  truePositives: number;
+  /** Outliers, and those the mask marks as inliers. */
+  outliers: number;
+  falsePositives: number;
+}
+
+/** Measures F and an inlier mask against the truth of a synthetic set. */
+export function syntheticQuality(
+  F: ArrayLike<number>,
+  mask: ArrayLike<number>,
+  s: SyntheticMatches,
+): SyntheticQuality {
+  const e = sampsonError(F, s.clean0, s.clean1);
+  const q = { rms: 0, inliers: 0, truePositives: 0, outliers: 0, falsePositives: 0 };
+  s.inlier.forEach((t, i) => {
+    if (t) {
+      q.rms += e[i];
+      q.inliers++;
+      if (mask[i]) q.truePositives++;
+    } else {
+      q.outliers++;
+      if (mask[i]) q.falsePositives++;
+    }
+  });
+  q.rms = Math.sqrt(q.rms / q.inliers);
+  return q;
 }

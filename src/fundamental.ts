@@ -510,6 +510,9 @@ const U_K = (MAGSAC_K * MAGSAC_K) / 2;
 const GAMMA15_K = upperGamma15(U_K);
 const LOSS_MAX = lowerGamma25(U_K);
 
+/** MAGSAC++ constants the GPU scorer takes as parameters: k²/2, Γ(3/2, k²/2), γ(5/2, k²/2). */
+export const MAGSAC_CONSTANTS = { uk: U_K, gammaK: GAMMA15_K, lossMax: LOSS_MAX } as const;
+
 /**
  * MAGSAC++ (Barath et al. 2020) per-match quality for 4-DoF residuals:
  * `1 − ρ(r)/ρ(r_max)` for r < r_max (the marginalised loss ρ, normalised), 0

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { loadRelpose, syntheticMatches } from "../bench/ransac_data.ts";
+import {
+  loadRelpose,
+  type SyntheticMatches,
+  syntheticMatches,
+  syntheticQuality,
+} from "../bench/ransac_data.ts";
 import {
   cubicRoots,
   eightPoint,
@@ -54,36 +59,26 @@ Deno.test("fundamental: 8-point and 7-point solvers recover the true F from exac
   }
 });
 
-/** RMS Sampson distance (px) of the noise-free projections of the true inliers under F. */
-function cleanRms(F: ArrayLike<number>, s: ReturnType<typeof syntheticMatches>): number {
-  const e = sampsonError(F, s.clean0, s.clean1);
-  let sum = 0, n = 0;
-  e.forEach((v, i) => {
-    if (s.inlier[i]) [sum, n] = [sum + v, n + 1];
-  });
-  return Math.sqrt(sum / n);
-}
-
-/** Checks F and the inlier mask of an estimate on a synthetic set with σ = 0.5 px. */
-export function checkSynthetic(r: FundamentalResult, s: ReturnType<typeof syntheticMatches>) {
+/** Checks F and the inlier mask of an estimate on a synthetic set with σ = 0.5 px, threshold 1.5 px. */
+function checkSynthetic(r: FundamentalResult, s: SyntheticMatches) {
   assert.ok(r.F, r.message);
-  // A 7-DoF model fitted to n ≥ 90 matches with σ = 0.5 px is off by ~σ·√(7/n) ≈ 0.14 px RMS
-  // at worst; 0.25 px allows for the MAGSAC++ down-weighting of the noisiest inliers.
-  const rms = cleanRms(r.F!, s);
-  assert.ok(rms < 0.25, `Sampson RMS on the true inliers ${rms}`);
-  let tp = 0, fp = 0, nIn = 0;
-  s.inlier.forEach((t, i) => {
-    nIn += t;
-    if (r.inliers[i]) t ? tp++ : fp++;
-  });
-  const nOut = s.inlier.length - nIn;
+  const q = syntheticQuality(r.F!, r.inliers, s);
+  // A 7-DoF model fitted to n ≥ 90 matches with σ = 0.5 px is off by ~σ·√(7/n) ≈ 0.14 px RMS;
+  // 0.25 px allows for the MAGSAC++ down-weighting of the noisiest inliers.
+  assert.ok(q.rms < 0.25, `Sampson RMS on the true inliers ${q.rms}`);
   // Threshold 1.5 px = 3σ: a true match's Sampson distance is ~ σ·|N(0,1)|, inside 3σ with
   // probability 99.7%; ≥ 97% leaves room for the estimate's own error.
-  assert.ok(tp >= 0.97 * nIn, `${tp} of ${nIn} true inliers found`);
+  assert.ok(
+    q.truePositives >= 0.97 * q.inliers,
+    `${q.truePositives} of ${q.inliers} inliers found`,
+  );
   // A uniform outlier falls within 1.5 px of its epipolar line with probability
   // ~ 2·1.5 / ~1000 px ≈ 0.3%; 2% is a loose bound.
-  assert.ok(fp <= Math.max(1, 0.02 * nOut), `${fp} of ${nOut} outliers marked inlier`);
-  assert.equal(r.inlierCount, tp + fp);
+  assert.ok(
+    q.falsePositives <= Math.max(1, 0.02 * q.outliers),
+    `${q.falsePositives} outliers kept`,
+  );
+  assert.equal(r.inlierCount, q.truePositives + q.falsePositives);
 }
 
 Deno.test("fundamental: CPU estimator recovers F and its inliers with 10–70% outliers", () => {
