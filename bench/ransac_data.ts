@@ -19,6 +19,8 @@ export interface RelposePair extends PairTruth {
   scene: string;
   /** Ground-truth F (`x2ᵀ F x1 = 0`), row-major, unit norm. */
   Fgt: Float64Array;
+  /** Path of the match CSV (which may not exist). */
+  matchFile: string;
   /** Matches in image 1 / image 2, `[x, y, …]` pixels; empty when the match file is absent. */
   points1: Float64Array;
   points2: Float64Array;
@@ -60,6 +62,7 @@ export function loadRelpose(
       R: numbers(row.R),
       T: numbers(row.T),
       Fgt: numbers(row.F_gt),
+      matchFile: file,
       points1,
       points2,
     });

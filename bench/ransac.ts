@@ -1,0 +1,218 @@
+/**
+ * RANSAC benchmark: `estimateFundamental` on the relpose_dev SIFT matches
+ * (mAA per scene, time per pair) and on synthetic sets of 500 / 2,000 / 10,000
+ * matches at 10,000 hypotheses (time per call, hypotheses per second), beside
+ * OpenCV's USAC_MAGSAC on the same matches (bench/opencv_ransac.py, one thread)
+ * when Debian's python3-opencv is installed.
+ *
+ * Run alone: `deno run -A bench/ransac.ts` (writes bench/results/ransac-<adapter>.json/.md).
+ * @module
+ */
+import { Gpu } from "../src/gpu.ts";
+import { maa, poseErrors } from "../src/metric.ts";
+import { estimateFundamental } from "../src/ransac.ts";
+import { loadRelpose, syntheticMatches } from "./ransac_data.ts";
+
+/** Options of {@link benchRansac}. */
+export interface RansacBenchOptions {
+  /** relpose_dev-style folder (default ../shared/data/relpose_dev, else tests/fixtures/relpose). */
+  devDir?: string;
+  /** Synthetic set sizes (default 500, 2000, 10000). */
+  sizes?: number[];
+  /** Timed repetitions per synthetic set, median reported (default 3). */
+  repeats?: number;
+  /** Python with cv2 for the comparison, or null to skip (default /usr/bin/python3). */
+  python?: string | null;
+}
+
+/** One row of the synthetic timing table. */
+export interface SyntheticRow {
+  matches: number;
+  hypotheses: number;
+  ms: number;
+  hypothesesPerSecond: number;
+  opencvMs: number | null;
+}
+
+/** What {@link benchRansac} measures. */
+export interface RansacBenchResult {
+  adapter: string;
+  opencv: string | null;
+  dev: {
+    pairs: number;
+    maa: Record<string, number>;
+    opencvMaa: Record<string, number> | null;
+    medianMs: number;
+    opencvMedianMs: number | null;
+  };
+  synthetic: SyntheticRow[];
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** Runs OpenCV's USAC_MAGSAC on match CSVs; null when python/cv2 is unavailable. */
+function runOpenCv(
+  python: string | null,
+  files: Record<string, string>,
+  params: { threshold: number; confidence: number; maxIters: number; repeats: number },
+): { opencv: string; results: Record<string, { F: number[] | null; ms: number }> } | null {
+  if (!python) return null;
+  const dir = Deno.makeTempDirSync();
+  try {
+    const manifest = `${dir}/manifest.json`;
+    Deno.writeTextFileSync(manifest, JSON.stringify({ ...params, files }));
+    const script = new URL("./opencv_ransac.py", import.meta.url).pathname;
+    const out = new Deno.Command(python, { args: [script, manifest], stderr: "piped" })
+      .outputSync();
+    if (!out.success) return null;
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } catch {
+    return null;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+function writeCsv(path: string, p0: ArrayLike<number>, p1: ArrayLike<number>) {
+  const lines = ["x1,y1,x2,y2"];
+  for (let i = 0; i < p0.length / 2; i++) {
+    lines.push(`${p0[2 * i]},${p0[2 * i + 1]},${p1[2 * i]},${p1[2 * i + 1]}`);
+  }
+  Deno.writeTextFileSync(path, lines.join("\n") + "\n");
+}
+
+/** Runs the benchmark on `gpu`. */
+export async function benchRansac(
+  gpu: Gpu,
+  options: RansacBenchOptions = {},
+): Promise<RansacBenchResult> {
+  const shared = new URL("../../shared/data/relpose_dev", import.meta.url).pathname;
+  const devDir = options.devDir ??
+    (exists(shared) ? shared : new URL("../tests/fixtures/relpose", import.meta.url).pathname);
+  const python = options.python === undefined ? "/usr/bin/python3" : options.python;
+  const repeats = options.repeats ?? 3;
+
+  // Dev set: IMC settings of BASELINES.md.
+  const pairs = loadRelpose(devDir).filter((p) => p.points1.length > 0);
+  const rows = [], times = [];
+  for (const p of pairs) {
+    const t0 = performance.now();
+    const r = await estimateFundamental(gpu, p.points1, p.points2, { threshold: 0.25 });
+    times.push(performance.now() - t0);
+    rows.push({ scene: p.scene, ...poseErrors(r.F, p) });
+  }
+  const files: Record<string, string> = {};
+  for (const p of pairs) files[p.pairId] = p.matchFile;
+  const cv = runOpenCv(python, files, {
+    threshold: 0.25,
+    confidence: 0.99999,
+    maxIters: 10000,
+    repeats,
+  });
+  const dev = {
+    pairs: pairs.length,
+    maa: maa(rows).perScene,
+    opencvMaa: cv
+      ? maa(pairs.map((p) => ({ scene: p.scene, ...poseErrors(cv.results[p.pairId].F, p) })))
+        .perScene
+      : null,
+    medianMs: median(times),
+    opencvMedianMs: cv ? median(Object.values(cv.results).map((r) => r.ms)) : null,
+  };
+
+  // Synthetic: 50% outliers, σ = 0.5 px, threshold 1.5 px, exactly 10,000 hypotheses.
+  const synthetic: SyntheticRow[] = [];
+  const dir = Deno.makeTempDirSync();
+  try {
+    for (const n of options.sizes ?? [500, 2000, 10000]) {
+      const s = syntheticMatches(n, 0.5, 0.5, n);
+      const opts = { threshold: 1.5, confidence: 1, maxIterations: 10000 };
+      await estimateFundamental(gpu, s.points0, s.points1, opts); // warm-up: pipelines, buffers
+      const ms = [];
+      for (let k = 0; k < repeats; k++) {
+        const t0 = performance.now();
+        await estimateFundamental(gpu, s.points0, s.points1, opts);
+        ms.push(performance.now() - t0);
+      }
+      writeCsv(`${dir}/${n}.csv`, s.points0, s.points1);
+      const cvs = runOpenCv(python, { [n]: `${dir}/${n}.csv` }, {
+        threshold: 1.5,
+        confidence: 1,
+        maxIters: 10000,
+        repeats,
+      });
+      synthetic.push({
+        matches: n,
+        hypotheses: 10000,
+        ms: median(ms),
+        hypothesesPerSecond: 10000 / (median(ms) / 1000),
+        opencvMs: cvs ? cvs.results[n].ms : null,
+      });
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  return { adapter: gpu.adapterName, opencv: cv?.opencv ?? null, dev, synthetic };
+}
+
+/** The result as a Markdown report. */
+export function ransacReport(r: RansacBenchResult, meta: { date: string; commit: string }): string {
+  const f = (v: number | null | undefined, d = 3) => v == null ? "–" : v.toFixed(d);
+  const scenes = Object.keys(r.dev.maa);
+  return [
+    `# RANSAC (fundamental matrix) benchmark`,
+    ``,
+    `Adapter: ${r.adapter}. OpenCV: ${
+      r.opencv ?? "not available"
+    } (USAC_MAGSAC, one thread). Date: ${meta.date}. Commit: ${meta.commit}.`,
+    ``,
+    `## relpose_dev SIFT matches (${r.dev.pairs} pairs; threshold 0.25 px, confidence 0.99999, 10000 iterations)`,
+    ``,
+    `| estimator | ${scenes.join(" | ")} | median ms per pair |`,
+    `|---|${scenes.map(() => "---:").join("|")}|---:|`,
+    `| estimateFundamental | ${scenes.map((s) => f(r.dev.maa[s])).join(" | ")} | ${
+      f(r.dev.medianMs, 1)
+    } |`,
+    `| OpenCV USAC_MAGSAC | ${scenes.map((s) => f(r.dev.opencvMaa?.[s])).join(" | ")} | ${
+      f(r.dev.opencvMedianMs, 1)
+    } |`,
+    ``,
+    `## Synthetic matches (50% outliers, σ 0.5 px, threshold 1.5 px, 10,000 hypotheses, no early stop)`,
+    ``,
+    `| matches | ms per call | hypotheses / s | OpenCV ms per call |`,
+    `|---:|---:|---:|---:|`,
+    ...r.synthetic.map((s) =>
+      `| ${s.matches} | ${f(s.ms, 1)} | ${s.hypothesesPerSecond.toFixed(0)} | ${f(s.opencvMs, 1)} |`
+    ),
+    ``,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const gpu = await Gpu.create();
+  try {
+    const result = await benchRansac(gpu);
+    const commit = new TextDecoder().decode(
+      new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"] }).outputSync().stdout,
+    ).trim();
+    const meta = { date: new Date().toISOString().slice(0, 10), commit };
+    const name = gpu.isFallback
+      ? "lavapipe"
+      : gpu.adapterName.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase();
+    const base = new URL(`./results/ransac-${name}`, import.meta.url).pathname;
+    Deno.writeTextFileSync(`${base}.json`, JSON.stringify({ ...meta, ...result }, null, 2) + "\n");
+    const md = ransacReport(result, meta);
+    Deno.writeTextFileSync(`${base}.md`, md);
+    console.log(md);
+  } finally {
+    gpu.destroy();
+  }
+}
