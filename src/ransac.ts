@@ -22,6 +22,7 @@ import {
   resolveOptions,
   sampleSize,
   segments,
+  SEGMENTS_PER_BATCH,
 } from "./fundamental.ts";
 import { type Gpu, groups } from "./gpu.ts";
 
@@ -67,7 +68,7 @@ export async function estimateFundamental(
   ]);
   const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
   const hyp = gpu.tensor([Math.min(o.batchSize, o.maxIterations), REC]);
-  const best = gpu.tensor([Math.ceil(o.batchSize / Math.ceil(o.batchSize / 8)) + 1, REC]);
+  const best = gpu.tensor([SEGMENTS_PER_BATCH, REC]);
   const f32 = [
     p.norm0.scale ** 2,
     p.norm1.scale ** 2,
