@@ -29,9 +29,10 @@ export interface Npy {
   data: Float32Array | Int32Array;
 }
 
-/** Reads a little-endian float32 or int32 `.npy` file. */
-export function readNpy(path: string | URL): Npy {
-  const bytes = Deno.readFileSync(path);
+/** Reads a little-endian float32 or int32 `.npy` file (a path, or the file's bytes). */
+export function readNpy(file: string | URL | Uint8Array): Npy {
+  const bytes = file instanceof Uint8Array ? file : Deno.readFileSync(file);
+  const path = file instanceof Uint8Array ? "<bytes>" : String(file);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[0] !== 0x93 || new TextDecoder().decode(bytes.subarray(1, 6)) !== "NUMPY") {
     throw new Error(`${path}: not a .npy file`);
