@@ -4,7 +4,7 @@
 // original JPEGs through our decoder and INTER_AREA, a match count within 10%.
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
-import { parse } from "npm:csv-parse@^5.6.0/sync";
+import { parse } from "csv-parse/sync";
 import { Matcher } from "../mod.ts";
 import { needsShared, readNpy, sharedDir } from "./util.ts";
 
@@ -24,7 +24,9 @@ Deno.test({
     let worstShare = 1, worstCount = 0;
     try {
       for (const [k, p] of pairs.entries()) {
-        const npz = unzipSync(await Deno.readFile(`${ref}dev_matches/${String(k).padStart(3, "0")}.npz`));
+        const npz = unzipSync(
+          await Deno.readFile(`${ref}dev_matches/${String(k).padStart(3, "0")}.npz`),
+        );
         const i = readNpy(npz["i_ids.npy"]).data, j = readNpy(npz["j_ids.npy"]).data;
         const want = new Set(Array.from(i, (v, n) => `${v},${j[n]}`));
         const t0 = performance.now();
@@ -49,11 +51,16 @@ Deno.test({
         worstShare = Math.min(worstShare, share);
         worstCount = Math.max(worstCount, countErr);
         rows.push(
-          `${k}\t${p.pair_id}\tref ${want.size}\tours ${png.count}\tshared ${(100 * share).toFixed(1)}%` +
+          `${k}\t${p.pair_id}\tref ${want.size}\tours ${png.count}\tshared ${
+            (100 * share).toFixed(1)
+          }%` +
             `\tjpeg ${jpg.count} (${(100 * countErr).toFixed(1)}%)\t${ms.toFixed(0)} ms`,
         );
         assert.ok(share >= 0.99, `pair ${k}: ${found} of ${want.size} reference matches`);
-        assert.ok(countErr <= 0.1, `pair ${k}: ${jpg.count} matches from the JPEGs vs ${want.size}`);
+        assert.ok(
+          countErr <= 0.1,
+          `pair ${k}: ${jpg.count} matches from the JPEGs vs ${want.size}`,
+        );
       }
     } finally {
       matcher.destroy();
