@@ -51,3 +51,29 @@ export {
 export { drawMatches, type DrawMatchesOptions } from "./src/viz.ts";
 export { CheckpointError } from "./src/checkpoint/torch.ts";
 export { Gpu, GpuError } from "./src/gpu.ts";
+export {
+  estimateFundamental,
+  findFundamental,
+  type FundamentalResult,
+  type RansacOptions,
+} from "./src/ransac.ts";
+export {
+  eightPoint,
+  enforceRank2,
+  estimateFundamentalCpu,
+  sampsonError,
+  sevenPoint,
+  type StopReason,
+} from "./src/fundamental.ts";
+export { decomposeEssential, essentialFromFundamental, recoverPose } from "./src/pose.ts";
+export {
+  maa,
+  type MaaResult,
+  pairAccuracy,
+  type PairTruth,
+  poseErrors,
+  type PoseErrors,
+  rotationError,
+  translationError,
+} from "./src/metric.ts";
+export type { HostTensor } from "./src/weights.ts";

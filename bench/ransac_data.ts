@@ -6,9 +6,7 @@
  * tests/fixtures/relpose, and synthetic match sets with known geometry.
  * @module
  */
-// Until deno.json maps "csv-parse" (then: from "csv-parse/sync").
-// deno-lint-ignore no-import-prefix
-import { parse } from "npm:csv-parse@^5.6.0/sync";
+import { parse } from "csv-parse/sync";
 import { pcgHash, sampsonError } from "../src/fundamental.ts";
 import { mul3, normalizeSign, transpose3 } from "../src/linalg.ts";
 import type { PairTruth } from "../src/metric.ts";

@@ -5,9 +5,7 @@
  * (Golub–Kahan–Reinsch, ported from JAMA).
  * @module
  */
-// Until deno.json maps "ml-matrix" (then: from "ml-matrix").
-// deno-lint-ignore no-import-prefix
-import { Matrix, SingularValueDecomposition } from "npm:ml-matrix@^6.12.1";
+import { Matrix, SingularValueDecomposition } from "ml-matrix";
 
 /** A 3×3 matrix, row-major: `m[3 * row + col]`. */
 export type Mat3 = Float64Array;

@@ -9,6 +9,7 @@ import { ArchitectureError } from "../src/architecture.ts";
 import { CheckpointError, unpickle } from "../src/checkpoint/pickle.ts";
 import { readTorchCheckpoint } from "../src/checkpoint/torch.ts";
 import { main } from "../src/cli/convert.ts";
+import { run } from "../src/cli/common.ts";
 import {
   f16ToF32,
   f32ToF16,
@@ -374,7 +375,7 @@ Deno.test("torch: unreadable files get one-line errors naming the file", async (
   // A directory, through the command line.
   const dir = await Deno.makeTempDir();
   const out = capture();
-  assert.equal(await main([dir], out), 1);
+  assert.equal(await run(main, [dir], out), 1);
   assert.deepEqual(out.errors, [`error: ${dir}: cannot read (Is a directory)`]);
   const e = await rejection(loadWeights(dir));
   assert.ok(e instanceof SafetensorsError);
@@ -585,7 +586,7 @@ Deno.test("convert CLI: converts with options, documents them, one-line errors",
 
   const ok = capture();
   assert.equal(
-    await main([input, "--dtype", "f16", "--heads", "4", "--pos-enc", "corrected"], ok),
+    await run(main, [input, "--dtype", "f16", "--heads", "4", "--pos-enc", "corrected"], ok),
     0,
   );
   assert.deepEqual(ok.errors, []);
@@ -600,7 +601,7 @@ Deno.test("convert CLI: converts with options, documents them, one-line errors",
   assert.equal(w.config.coarse.nHeads, 4);
 
   const help = capture();
-  assert.equal(await main(["--help"], help), 0);
+  assert.equal(await run(main, ["--help"], help), 0);
   for (
     const option of [
       "--out",
@@ -616,23 +617,26 @@ Deno.test("convert CLI: converts with options, documents them, one-line errors",
     assert.match(help.logs[0], new RegExp(`${option}[^\\n]*\\n?[^\\n]*default`), option);
   }
 
-  const errors: [string[], string][] = [
-    [[], "error: expected exactly one checkpoint file (see --help)"],
-    [[input, "--dtype", "f64"], "error: --dtype must be f32 or f16, got 'f64' (see --help)"],
+  // Exit code 2 for a bad command line, 1 for a failure.
+  const errors: [string[], number, string][] = [
+    [[], 2, "error: expected exactly one checkpoint file (see --help)"],
+    [[input, "--dtype", "f64"], 2, "error: --dtype must be f32 or f16, got 'f64' (see --help)"],
     [
       [input, "--heads", "1.5"],
+      2,
       "error: --heads needs a non-negative integer, got '1.5' (see --help)",
     ],
-    [[input, "--wat"], "error: Unknown option '--wat' (see --help)"],
-    [[`${dir}/missing.pt`], `error: ${dir}/missing.pt: cannot read (No such file or directory)`],
+    [[input, "--wat"], 2, "error: Unknown option '--wat' (see --help)"],
+    [[`${dir}/missing.pt`], 1, `error: ${dir}/missing.pt: cannot read (No such file or directory)`],
     [
       [input, "--heads", "3"],
+      1,
       `error: ${input}: loftr_coarse: d_model 8 is not divisible by 3 heads`,
     ],
   ];
-  for (const [args, line] of errors) {
+  for (const [args, code, line] of errors) {
     const out = capture();
-    assert.equal(await main(args, out), 1, args.join(" "));
+    assert.equal(await run(main, args, out), code, args.join(" "));
     assert.deepEqual(out.errors, [line]);
   }
   await Deno.remove(dir, { recursive: true });

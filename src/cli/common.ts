@@ -2,7 +2,6 @@
  * What every command-line entry point shares: one-line errors and exit codes.
  * @module
  */
-
 import type { ResizePolicy } from "../image.ts";
 
 /** An error in the command line itself (bad option, wrong number of arguments). */
@@ -15,29 +14,45 @@ export function fail(message: string): never {
   throw new UsageError(message);
 }
 
+/** Where a command writes its report and its errors. */
+export interface Output {
+  /** Normal output. */
+  log(line: string): void;
+  /** Error output. */
+  error(line: string): void;
+}
+
+/** A command: parses `args`, does its work, reports on `out`; throws on failure. */
+export type Command = (args: string[], out: Output) => Promise<void>;
+
 /**
- * Runs a command's `main` with `Deno.args`. Any error ends the process with a
- * one-line `error: …` message on stderr and exit code 1 (2 for usage errors);
- * set `DENO_LOFTR_DEBUG=1` to see the stack as well.
+ * Runs a command and returns its exit code: 0, 1 for a failure, 2 for a bad
+ * command line. A failure is reported as one `error: …` line; set
+ * `DENO_LOFTR_DEBUG=1` to see the stack as well.
  */
-export async function runMain(main: (args: string[]) => Promise<void>): Promise<void> {
+export async function run(
+  command: Command,
+  args: string[],
+  out: Output = console,
+): Promise<number> {
   try {
-    await main(Deno.args);
+    await command(args, out);
+    return 0;
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    console.error(`error: ${err.message.split("\n")[0]}`);
-    if (debug()) console.error(err.stack);
-    const code = (err as { code?: string }).code ?? "";
-    Deno.exit(err instanceof UsageError || code.startsWith("ERR_PARSE_ARGS") ? 2 : 1);
+    // node:util parseArgs errors carry a code and a hint about `--`; keep the first sentence.
+    const usage = err instanceof UsageError ||
+      ((err as { code?: string }).code ?? "").startsWith("ERR_PARSE_ARGS");
+    const message = err.message.split("\n")[0].replace(/\. To specify a positional.*$/, "");
+    out.error(`error: ${message}${usage ? " (see --help)" : ""}`);
+    if (debug()) out.error(err.stack ?? "");
+    return usage ? 2 : 1;
   }
 }
 
-function debug(): boolean {
-  try {
-    return Boolean(Deno.env.get("DENO_LOFTR_DEBUG"));
-  } catch {
-    return false; // no --allow-env
-  }
+/** Runs a command with `Deno.args` and exits with its code. */
+export async function runMain(command: Command): Promise<void> {
+  Deno.exit(await run(command, Deno.args));
 }
 
 /** Parses `--resize`: `N` (long side), `WxH` (exact) or `original`. */
@@ -47,4 +62,12 @@ export function parseResizePolicy(value: string): ResizePolicy {
   if (exact) return { width: Number(exact[1]), height: Number(exact[2]) };
   if (/^\d+$/.test(value)) return { longSide: Number(value) };
   fail(`--resize expects N, WxH or original, got "${value}"`);
+}
+
+function debug(): boolean {
+  try {
+    return Boolean(Deno.env.get("DENO_LOFTR_DEBUG"));
+  } catch {
+    return false; // no --allow-env
+  }
 }

@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import type { ConfigOverrides, LoftrConfig, TransformerConfig } from "../architecture.ts";
 import { convertCheckpoint, loadWeights } from "../weights.ts";
+import { type Output, runMain, UsageError } from "./common.ts";
 
 const HELP = `Converts a PyTorch LoFTR checkpoint (torch.save zip: .ckpt/.pt) to safetensors.
 
@@ -33,16 +34,6 @@ Options:
                          ResNetFPN_8_2, 0 for ResNetFPN_16_4)
   -h, --help             show this help
 `;
-
-/** Where {@link main} writes its report and errors. */
-export interface Output {
-  /** Normal output. */
-  log(line: string): void;
-  /** Error output. */
-  error(line: string): void;
-}
-
-class UsageError extends Error {}
 
 function number(value: string | undefined, option: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
@@ -86,82 +77,71 @@ function summary(c: LoftrConfig, tensors: number, values: number, bytes: number)
 }
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: "string", short: "o" },
-        dtype: { type: "string", default: "f32" },
-        heads: { type: "string" },
-        "fine-heads": { type: "string" },
-        "ln-eps": { type: "string" },
-        "pos-enc": { type: "string" },
-        threshold: { type: "string" },
-        border: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/, ""));
-  }
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", short: "o" },
+      dtype: { type: "string", default: "f32" },
+      heads: { type: "string" },
+      "fine-heads": { type: "string" },
+      "ln-eps": { type: "string" },
+      "pos-enc": { type: "string" },
+      threshold: { type: "string" },
+      border: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
 }
 
-/** Runs the converter with command-line `args`; returns the exit code. */
-export async function main(args: string[], out: Output = console): Promise<number> {
-  try {
-    const { values, positionals } = parse(args);
-    if (values.help) {
-      out.log(HELP.trimEnd());
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError("expected exactly one checkpoint file");
-    const file = positionals[0];
-    const dtype = values.dtype;
-    if (dtype !== "f32" && dtype !== "f16") {
-      throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
-    }
-    const posEnc = values["pos-enc"];
-    if (posEnc !== undefined && posEnc !== "legacy" && posEnc !== "corrected") {
-      throw new UsageError(`--pos-enc must be legacy or corrected, got '${posEnc}'`);
-    }
-    const overrides: ConfigOverrides = {
-      coarseHeads: positive(values.heads, "heads"),
-      fineHeads: positive(values["fine-heads"], "fine-heads"),
-      layerNormEps: number(values["ln-eps"], "ln-eps", false),
-      posEncoding: posEnc,
-      threshold: number(values.threshold, "threshold", false),
-      borderRemoval: number(values.border, "border", true),
-    };
-    const target = values.out ?? file.replace(/(\.[^./\\]*)?$/, ".safetensors");
-    if (target === file) throw new UsageError(`output ${target} would overwrite the input`);
-
-    let input: Uint8Array;
-    try {
-      input = await Deno.readFile(file);
-    } catch (e) {
-      throw new Error(
-        `${file}: cannot read (${(e as Error).message.replace(/ \(os error.*$/, "")})`,
-      );
-    }
-    const result = convertCheckpoint(input, file, { dtype, overrides });
-    try {
-      await Deno.writeFile(target, result);
-    } catch (e) {
-      throw new Error(
-        `${target}: cannot write (${(e as Error).message.replace(/ \(os error.*$/, "")})`,
-      );
-    }
-    const { config, tensors } = await loadWeights(result, target);
-    const count = [...tensors.values()].reduce((n, t) => n + t.data.length, 0);
-    out.log(`wrote ${target} (${dtype}) from ${file}`);
-    for (const line of summary(config, tensors.size, count, result.length)) out.log(line);
-    return 0;
-  } catch (e) {
-    const msg = (e as Error).message;
-    out.error(e instanceof UsageError ? `error: ${msg} (see --help)` : `error: ${msg}`);
-    return 1;
+/** Runs the converter with command-line `args`, reporting on `out`; throws on failure. */
+export async function main(args: string[], out: Output = console): Promise<void> {
+  const { values, positionals } = parse(args);
+  if (values.help) {
+    out.log(HELP.trimEnd());
+    return;
   }
+  if (positionals.length !== 1) throw new UsageError("expected exactly one checkpoint file");
+  const file = positionals[0];
+  const dtype = values.dtype;
+  if (dtype !== "f32" && dtype !== "f16") {
+    throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
+  }
+  const posEnc = values["pos-enc"];
+  if (posEnc !== undefined && posEnc !== "legacy" && posEnc !== "corrected") {
+    throw new UsageError(`--pos-enc must be legacy or corrected, got '${posEnc}'`);
+  }
+  const overrides: ConfigOverrides = {
+    coarseHeads: positive(values.heads, "heads"),
+    fineHeads: positive(values["fine-heads"], "fine-heads"),
+    layerNormEps: number(values["ln-eps"], "ln-eps", false),
+    posEncoding: posEnc,
+    threshold: number(values.threshold, "threshold", false),
+    borderRemoval: number(values.border, "border", true),
+  };
+  const target = values.out ?? file.replace(/(\.[^./\\]*)?$/, ".safetensors");
+  if (target === file) throw new UsageError(`output ${target} would overwrite the input`);
+
+  let input: Uint8Array;
+  try {
+    input = await Deno.readFile(file);
+  } catch (e) {
+    throw new Error(
+      `${file}: cannot read (${(e as Error).message.replace(/ \(os error.*$/, "")})`,
+    );
+  }
+  const result = convertCheckpoint(input, file, { dtype, overrides });
+  try {
+    await Deno.writeFile(target, result);
+  } catch (e) {
+    throw new Error(
+      `${target}: cannot write (${(e as Error).message.replace(/ \(os error.*$/, "")})`,
+    );
+  }
+  const { config, tensors } = await loadWeights(result, target);
+  const count = [...tensors.values()].reduce((n, t) => n + t.data.length, 0);
+  out.log(`wrote ${target} (${dtype}) from ${file}`);
+  for (const line of summary(config, tensors.size, count, result.length)) out.log(line);
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain(main);

@@ -7,7 +7,7 @@ import { loadImage } from "../image.ts";
 import { Matcher, type MatchResult } from "../matcher.ts";
 import { resolveModel } from "../model_zoo.ts";
 import { drawMatches } from "../viz.ts";
-import { fail, parseResizePolicy, runMain } from "./common.ts";
+import { fail, type Output, parseResizePolicy, runMain } from "./common.ts";
 
 const EXAMPLE = [
   new URL("../../tests/fixtures/images/fountain_0001.jpg", import.meta.url).pathname,
@@ -85,7 +85,8 @@ function toJson(r: MatchResult, images: string[], weights: string): string {
   }) + "\n";
 }
 
-async function main(args: string[]): Promise<void> {
+/** The `match` command. */
+export async function main(args: string[], out: Output = console): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -102,16 +103,18 @@ async function main(args: string[]): Promise<void> {
     },
   });
   if (values.help) {
-    console.log(HELP);
+    out.log(HELP);
     return;
   }
   if (positionals.length !== 0 && positionals.length !== 2) {
     fail(`expected two images (or none for the example pair), got ${positionals.length}`);
   }
   const images = positionals.length ? positionals : EXAMPLE;
-  if (!positionals.length) console.log("No images given: matching the bundled example pair.");
-  const out = values.out;
-  if (out && !/\.(json|csv)$/i.test(out)) fail(`--out ${out}: the name must end in .json or .csv`);
+  if (!positionals.length) out.log("No images given: matching the bundled example pair.");
+  const outFile = values.out;
+  if (outFile && !/\.(json|csv)$/i.test(outFile)) {
+    fail(`--out ${outFile}: the name must end in .json or .csv`);
+  }
   if (values.viz && !/\.png$/i.test(values.viz)) {
     fail(`--viz ${values.viz}: the name must end in .png`);
   }
@@ -132,27 +135,27 @@ async function main(args: string[]): Promise<void> {
       profile: true,
     });
     const [s0, s1] = result.inputSizes;
-    console.log(`adapter:  ${matcher.adapterName}`);
-    console.log(`weights:  ${matcher.weightsSource}`);
-    console.log(
+    out.log(`adapter:  ${matcher.adapterName}`);
+    out.log(`weights:  ${matcher.weightsSource}`);
+    out.log(
       `images:   ${images[0]} (${s0.width}×${s0.height} in), ${
         images[1]
       } (${s1.width}×${s1.height} in)`,
     );
-    console.log(`matches:  ${result.count}`);
+    out.log(`matches:  ${result.count}`);
     const total = Object.values(result.timings).reduce((a, b) => a + b, 0);
-    console.log(
+    out.log(
       `time:     ${
         Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ")
       }` +
         ` (total ${total.toFixed(1)} ms)`,
     );
-    if (out) {
+    if (outFile) {
       await Deno.writeTextFile(
-        out,
-        /\.csv$/i.test(out) ? toCsv(result) : toJson(result, images, matcher.weightsSource),
+        outFile,
+        /\.csv$/i.test(outFile) ? toCsv(result) : toJson(result, images, matcher.weightsSource),
       );
-      console.log(`wrote ${out}`);
+      out.log(`wrote ${outFile}`);
     }
     if (values.viz) {
       const [g0, g1] = await Promise.all(images.map(loadImage));
@@ -162,11 +165,11 @@ async function main(args: string[]): Promise<void> {
           confidence: result.confidence,
         }),
       );
-      console.log(`wrote ${values.viz}`);
+      out.log(`wrote ${values.viz}`);
     }
   } finally {
     matcher.destroy();
   }
 }
 
-if (import.meta.main) runMain(main);
+if (import.meta.main) await runMain(main);
