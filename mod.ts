@@ -71,8 +71,8 @@ export {
   type MaaResult,
   pairAccuracy,
   type PairTruth,
-  poseErrors,
   type PoseErrors,
+  poseErrors,
   rotationError,
   translationError,
 } from "./src/metric.ts";
