@@ -246,11 +246,11 @@ export class Gpu {
       throw new GpuError(`tensor data has ${data.length} elements, shape [${shape}] needs ${size}`);
     }
     const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
-    if (bytes > this.device.limits.maxBufferSize) {
+    const limit = Math.min(this.device.limits.maxBufferSize, this.maxBindingBytes);
+    if (bytes > limit) {
       throw new GpuError(
-        `a ${(bytes / 2 ** 20).toFixed(0)} MiB buffer exceeds this adapter's limit of ${
-          (this.device.limits.maxBufferSize / 2 ** 20).toFixed(0)
-        } MiB; use a smaller input size`,
+        `a ${(bytes / 2 ** 20).toFixed(0)} MiB tensor [${shape}] exceeds this adapter's ` +
+          `${(limit / 2 ** 20).toFixed(0)} MiB buffer limit; use a smaller input size`,
       );
     }
     let buffer = this.#takeFromPool(bytes);
