@@ -35,6 +35,7 @@ export {
   ArchitectureError,
   type BackboneVariant,
   type ConfigOverrides,
+  type LayerKind,
   type LoftrConfig,
   type PosEncoding,
   type TransformerConfig,
@@ -50,22 +51,43 @@ export {
 } from "./src/image.ts";
 export { drawMatches, type DrawMatchesOptions } from "./src/viz.ts";
 export { CheckpointError } from "./src/checkpoint/torch.ts";
-export { Gpu, GpuError } from "./src/gpu.ts";
+export {
+  type Dispatch,
+  type DType,
+  Gpu,
+  GpuError,
+  type HostArray,
+  type KernelTiming,
+  type MemoryStats,
+  type Tensor,
+} from "./src/gpu.ts";
+export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model.ts";
+export type { GpuMatches, GridSize } from "./src/coarse_matching.ts";
+export type { Mat3, Vec3 } from "./src/linalg.ts";
 export {
   estimateFundamental,
   findFundamental,
   type FundamentalResult,
+  type Points,
   type RansacOptions,
 } from "./src/ransac.ts";
 export {
   eightPoint,
   enforceRank2,
   estimateFundamentalCpu,
+  type FundamentalSolver,
   sampsonError,
+  type ScoreMethod,
   sevenPoint,
   type StopReason,
 } from "./src/fundamental.ts";
-export { decomposeEssential, essentialFromFundamental, recoverPose } from "./src/pose.ts";
+export {
+  decomposeEssential,
+  type EssentialDecomposition,
+  essentialFromFundamental,
+  type RecoveredPose,
+  recoverPose,
+} from "./src/pose.ts";
 export {
   maa,
   type MaaResult,

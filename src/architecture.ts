@@ -68,6 +68,7 @@ export type ShapeMap = ReadonlyMap<string, readonly number[]>;
 
 /** Thrown when tensor names/shapes do not describe a LoFTR model we support. */
 export class ArchitectureError extends Error {
+  /** Always `"ArchitectureError"`. */
   override name = "ArchitectureError";
 }
 

@@ -46,7 +46,9 @@ export interface CoarseMatches {
 
 /** Size of a coarse grid, in cells. */
 export interface GridSize {
+  /** Cells per row. */
   width: number;
+  /** Cells per column. */
   height: number;
 }
 

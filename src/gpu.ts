@@ -18,6 +18,7 @@
 
 /** An error from the GPU layer, with a message meant for the end user. */
 export class GpuError extends Error {
+  /** Always `"GpuError"`. */
   override name = "GpuError";
 }
 
@@ -465,6 +466,7 @@ export class Gpu {
    * CPU. This is the only way data leaves the GPU.
    */
   async read<D extends DType>(t: Tensor & { dtype: D }, count?: number): Promise<HostArray<D>>;
+  /** Copies a tensor of any dtype back to the CPU (see the overload above). */
   async read(t: Tensor, count?: number): Promise<Float32Array | Uint32Array | Int32Array>;
   async read(t: Tensor, count = t.size): Promise<Float32Array | Uint32Array | Int32Array> {
     const bytes = Math.ceil((count * 4) / 4) * 4;

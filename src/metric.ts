@@ -78,7 +78,9 @@ export function translationError(t: ArrayLike<number>, T: ArrayLike<number>, sca
 
 /** Rotation error (degrees) and translation error (metres) of one pair. */
 export interface PoseErrors {
+  /** Rotation error in degrees (the smaller of the two decomposed rotations). */
   errQ: number;
+  /** Translation error in metres (direction scaled to the true baseline, either sign). */
   errT: number;
 }
 

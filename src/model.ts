@@ -28,7 +28,7 @@ export interface ImageFeatures {
 }
 
 /** Matching options of {@link LoFTR.match}; defaults come from the model's config. */
-export interface MatchOptions {
+export interface LoftrMatchOptions {
   /** Confidence threshold (strict). Default: the model's (0.2 official, 0.01 distilled). */
   threshold?: number;
   /** Border removal in coarse cells. Default: the model's (2 official, 0 distilled). */
@@ -121,7 +121,7 @@ export class LoFTR {
   async match(
     a: ImageFeatures,
     b: ImageFeatures,
-    options: MatchOptions = {},
+    options: LoftrMatchOptions = {},
   ): Promise<GpuMatchList> {
     const gpu = this.#gpu;
     const m = this.config.matching;
