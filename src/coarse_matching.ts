@@ -99,6 +99,12 @@ export async function coarseMatching(
     cached = await linear(gpu, rows, f1AsWeight, { scale: 1 / (C * options.temperature) });
     return [cached, i0, T];
   };
+  // Counts per similarity entry: statistics max + exp-sum (4 flops), best entry: the
+  // confidence (8 flops); each pass reads the tile once, plus its row/column values.
+  const cost = (T: number, perEntry: number, rows: number, cols: number) => ({
+    flops: perEntry * T * S,
+    bytes: 4 * (T * S + rows * T + cols * S),
+  });
   const params = (i0: number, T: number, first: boolean) => ({
     u32: [
       T,
@@ -123,12 +129,14 @@ export async function coarseMatching(
       buffers: [sim, rowStats],
       ...u,
       workgroups: grid(T, 64),
+      ...cost(T, 4, 2, 0),
     });
     gpu.dispatch({
       pipeline: await kernel("col_stats"),
       buffers: [sim, null, colStats],
       ...u,
       workgroups: grid(S, 64),
+      ...cost(T, 4, 0, t === 0 ? 2 : 4),
     });
   }
   let confidence: Tensor | undefined;
@@ -141,12 +149,14 @@ export async function coarseMatching(
       buffers: [...stats, rowBest],
       ...u,
       workgroups: grid(T, 64),
+      ...cost(T, 8, 4, 2),
     });
     gpu.dispatch({
       pipeline: await kernel("col_best"),
       buffers: [...stats, null, colBest],
       ...u,
       workgroups: grid(S, 64),
+      ...cost(T, 8, 2, t === 0 ? 4 : 6),
     });
     if (options.keepConfidence) {
       confidence = gpu.tensor([L, S]);
@@ -155,6 +165,8 @@ export async function coarseMatching(
         buffers: [...stats, null, null, confidence],
         ...u,
         workgroups: grid(L * S, 64),
+        flops: 8 * T * S,
+        bytes: 4 * (2 * T * S + 2 * T + 2 * S),
       });
     }
   }
@@ -166,6 +178,8 @@ export async function coarseMatching(
     buffers: [null, null, null, rowBest, colBest, null, buffer],
     ...params(0, 0, false),
     workgroups: grid(L, 64),
+    flops: 0, // comparisons only
+    bytes: 4 * (2 * L + 2 * S + 3 * capacity),
   });
   gpu.release(cached, zeros, rowStats, colStats, rowBest, colBest, rowsBuffer);
   return { matches: { buffer, capacity }, confidence };

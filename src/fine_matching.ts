@@ -26,6 +26,10 @@ export async function fineExpectation(
     buffers: [matches.buffer, f0, f1, heatmap, refined],
     u32: [matches.capacity, C, window],
     workgroups: grid(matches.capacity, 64),
+    // Counted over the whole capacity (slots past the match count only write zeros):
+    // W² dot products of C, then softmax and moments (about 14 per position).
+    flops: matches.capacity * window * window * (2 * C + 14),
+    bytes: 4 * matches.capacity * ((window * window + 1) * C + window * window + 3),
   });
   return { heatmap, refined };
 }

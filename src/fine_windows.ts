@@ -22,6 +22,8 @@ export async function gatherRows(
     buffers: [matches.buffer, tokens, null, out],
     u32: [matches.capacity, side, C, 0, 0, 0, 0, 0, 0],
     workgroups: grid(out.size, 64),
+    flops: 0, // a gather: memory traffic only
+    bytes: 4 * (2 * out.size + 3 * matches.capacity),
   });
   return out;
 }
@@ -58,6 +60,8 @@ export async function fineWindows(
     buffers: [matches.buffer, fine, proj, out],
     u32: [matches.capacity, side, Cf, Cp, g.coarseWidth, g.ratio, Hf, Wf, g.window],
     workgroups: grid(out.size, 64),
+    flops: 0, // a gather: memory traffic only
+    bytes: 4 * (2 * out.size + 3 * matches.capacity),
   });
   return out;
 }

@@ -59,6 +59,8 @@ export interface Dispatch {
   workgroups: [number, number?, number?];
   /** Floating-point operations of this dispatch, for the profiler's GFLOP/s (optional). */
   flops?: number;
+  /** Bytes this dispatch must read and write at least, for the profiler's GB/s (optional). */
+  bytes?: number;
 }
 
 /** One dispatch timed by the profiler ({@link Gpu.startProfile}). */
@@ -69,6 +71,8 @@ export interface KernelTiming {
   ms: number;
   /** Floating-point operations, when the dispatching module counts them. */
   flops?: number;
+  /** Bytes read and written (compulsory traffic), when the dispatching module counts them. */
+  bytes?: number;
 }
 
 /** Memory figures of a {@link Gpu}, in bytes. */
@@ -352,7 +356,7 @@ export class Gpu {
       this.#endPass();
       if (profile.pending.length === PROFILE_SLOTS) this.#resolveProfile();
       const k = profile.pending.length;
-      profile.pending.push({ kernel: d.pipeline.label, ms: NaN, flops: d.flops });
+      profile.pending.push({ kernel: d.pipeline.label, ms: NaN, flops: d.flops, bytes: d.bytes });
       this.#encoder ??= this.device.createCommandEncoder();
       this.#pass = this.#encoder.beginComputePass(
         profile.set

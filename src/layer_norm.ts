@@ -29,6 +29,9 @@ export async function layerNorm(
     u32: [L, C],
     f32: [eps],
     workgroups: grid(L, 64),
+    // Per element: mean (1), variance (3), normalise and affine (4), residual (1).
+    flops: L * C * (residual ? 9 : 8),
+    bytes: 4 * (L * C * (residual ? 3 : 2) + 2 * C),
   });
   return y;
 }

@@ -63,6 +63,8 @@ export async function addPositionEncoding(
     buffers: [feat, pe, tokens],
     u32: [C, H * W],
     workgroups: grid(C * H * W, 64),
+    flops: C * H * W,
+    bytes: 3 * 4 * C * H * W,
   });
   return tokens;
 }
