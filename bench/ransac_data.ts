@@ -8,7 +8,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { pcgHash, sampsonError } from "../src/fundamental.ts";
-import { mul3, normalizeSign, transpose3 } from "../src/linalg.ts";
+import { axisAngleRotation, mul3, normalizeSign, transpose3 } from "../src/linalg.ts";
 import type { PairTruth } from "../src/metric.ts";
 
 /** One pair of the set with its ground truth and, when its file exists, its SIFT matches. */
@@ -103,19 +103,7 @@ export function syntheticMatches(
   const uniform = () => (pcgHash((pcgHash(seed) + counter++) >>> 0) + 0.5) / 2 ** 32;
   const gauss = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
   const K = Float64Array.of(800, 0, 500, 0, 800, 400, 0, 0, 1);
-  const ax = [0.3, 1, 0.2], an = Math.hypot(...ax), [ux, uy, uz] = ax.map((v) => v / an);
-  const th = (15 * Math.PI) / 180, c = Math.cos(th), s = Math.sin(th), C = 1 - c;
-  const R = Float64Array.of(
-    c + ux * ux * C,
-    ux * uy * C - uz * s,
-    ux * uz * C + uy * s,
-    uy * ux * C + uz * s,
-    c + uy * uy * C,
-    uy * uz * C - ux * s,
-    uz * ux * C - uy * s,
-    uz * uy * C + ux * s,
-    c + uz * uz * C,
-  ); // deno-fmt-ignore
+  const R = axisAngleRotation(15, [0.3, 1, 0.2]);
   const t: [number, number, number] = [1, 0.1, 0.2];
   const project = (
     X: number[],

@@ -44,6 +44,19 @@ export function mulVec3(a: ArrayLike<number>, v: ArrayLike<number>): Vec3 {
   ];
 }
 
+/** The rotation of `degrees` about `axis` (normalised here), by Rodrigues' formula. */
+export function axisAngleRotation(degrees: number, axis: ArrayLike<number>): Mat3 {
+  const n = Math.hypot(axis[0], axis[1], axis[2]);
+  const [x, y, z] = [axis[0] / n, axis[1] / n, axis[2] / n];
+  const t = (degrees * Math.PI) / 180, c = Math.cos(t), s = Math.sin(t), C = 1 - c;
+  // deno-fmt-ignore
+  return Float64Array.of(
+    c + x * x * C, x * y * C - z * s, x * z * C + y * s,
+    y * x * C + z * s, c + y * y * C, y * z * C - x * s,
+    z * x * C - y * s, z * y * C + x * s, c + z * z * C,
+  );
+}
+
 /** Frobenius norm. */
 export function frobenius(a: ArrayLike<number>): number {
   let s = 0;

@@ -24,72 +24,22 @@ import {
   loadWeights,
 } from "../src/weights.ts";
 import { needsShared, seededRandom, sharedDir } from "./util.ts";
-
-// ---- a tiny pickle writer (protocol 2) and torch.save zip builder ----
-
-type Op = number[];
-const utf8 = (s: string): Op => [...new TextEncoder().encode(s)];
-const u32 = (n: number): Op => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
-const str = (s: string): Op => [0x58, ...u32(utf8(s).length), ...utf8(s)];
-const int = (n: number): Op => [0x4a, ...u32(n >>> 0)];
-const global = (module: string, name: string): Op => [0x63, ...utf8(`${module}\n${name}\n`)];
-const tuple = (...items: Op[]): Op => [0x28, ...items.flat(), 0x74];
-const call = (callee: Op, args: Op): Op => [...callee, ...args, 0x52];
-const dict = (entries: [string, Op][]): Op => [
-  0x7d,
-  0x28,
-  ...entries.flatMap(([k, v]) => [...str(k), ...v]),
-  0x75,
-];
-const pickle = (body: Op): Uint8Array => Uint8Array.from([0x80, 2, ...body, 0x2e]);
-
-/** `_rebuild_tensor_v2(storage, offset, shape, stride, False, OrderedDict())`. */
-function tensorOp(
-  key: string,
-  storageType: string,
-  numel: number,
-  shape: number[],
-  stride = contiguous(shape),
-  offset = 0,
-): Op {
-  const storage = tuple(
-    str("storage"),
-    global("torch", storageType),
-    str(key),
-    str("cpu"),
-    int(numel),
-  );
-  return call(
-    global("torch._utils", "_rebuild_tensor_v2"),
-    tuple(
-      [...storage, 0x51],
-      int(offset),
-      tuple(...shape.map(int)),
-      tuple(...stride.map(int)),
-      [0x89],
-      call(global("collections", "OrderedDict"), [0x29]),
-    ),
-  );
-}
-
-function contiguous(shape: number[]): number[] {
-  return shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
-}
+import {
+  call,
+  dict,
+  global,
+  int,
+  type Op,
+  pickle,
+  str,
+  tensorOp,
+  torchZip,
+  tuple,
+  utf8,
+} from "./torch_writer.ts";
 
 const bytesOf = (a: ArrayBufferView): Uint8Array =>
   new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
-
-/** A torch.save-style zip (stored entries) under the root folder `root`. */
-function torchZip(
-  pkl: Uint8Array,
-  storages: Record<string, Uint8Array>,
-  root = "ckpt",
-): Uint8Array {
-  const files: Record<string, Uint8Array> = { [`${root}/data.pkl`]: pkl };
-  for (const [key, data] of Object.entries(storages)) files[`${root}/data/${key}`] = data;
-  files[`${root}/version`] = Uint8Array.from(utf8("3\n"));
-  return zipSync(files, { level: 0 });
-}
 
 /** Shapes of a small but complete ResNetFPN_8_2 LoFTR (inferConfig's view of it). */
 function tinyLoftrShapes(): [string, number[]][] {
@@ -339,7 +289,7 @@ Deno.test("torch: unreadable files get one-line errors naming the file", async (
     [new TextEncoder().encode("hello, world"), /^f\.ckpt: not a PyTorch checkpoint \(not a zip/],
     [new Uint8Array(0), /^f\.ckpt: not a PyTorch checkpoint/],
     [zipSync({ "a/version": utf8Bytes("3\n") }), /^f\.ckpt: no data\.pkl entry in the zip/],
-    [torchZip(pickle([0x4a, ...u32(1)]), {}), /^f\.ckpt: checkpoint holds no dict/],
+    [torchZip(pickle(int(1)), {}), /^f\.ckpt: checkpoint holds no dict/],
     [
       torchZip(pickle(dict([["epoch", int(1)]])), {}),
       /^f\.ckpt: no state dict found .*keys: epoch\)$/,

@@ -10,21 +10,11 @@ import {
   translationError,
 } from "../src/metric.ts";
 import { fixture, needsShared, sharedDir } from "./util.ts";
+import { axisAngleRotation } from "../src/linalg.ts";
 
 /** Rotation by `deg` degrees about the unit axis (x, y, z), row-major (Rodrigues). */
 function rotation(deg: number, x: number, y: number, z: number): Float64Array {
-  const t = (deg * Math.PI) / 180, c = Math.cos(t), s = Math.sin(t), C = 1 - c;
-  return Float64Array.of(
-    c + x * x * C,
-    x * y * C - z * s,
-    x * z * C + y * s,
-    y * x * C + z * s,
-    c + y * y * C,
-    y * z * C - x * s,
-    z * x * C - y * s,
-    z * y * C + x * s,
-    c + z * z * C,
-  ); // deno-fmt-ignore
+  return axisAngleRotation(deg, [x, y, z]);
 }
 
 const I = rotation(0, 0, 0, 1);

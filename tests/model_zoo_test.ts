@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { zipSync } from "fflate";
 import {
   defaultCacheDir,
   downloadModel,
@@ -22,40 +21,7 @@ import {
 } from "../src/model_zoo.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/weights.ts";
 import { needsShared, seededRandom, sharedDir } from "./util.ts";
-
-// ---- torch.save checkpoints by hand (pickle protocol 2 in a stored zip) ----
-
-type Op = number[];
-const utf8 = (s: string): Op => [...new TextEncoder().encode(s)];
-const u32 = (n: number): Op => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
-const str = (s: string): Op => [0x58, ...u32(utf8(s).length), ...utf8(s)];
-const int = (n: number): Op => [0x4a, ...u32(n >>> 0)];
-const global = (module: string, name: string): Op => [0x63, ...utf8(`${module}\n${name}\n`)];
-const tuple = (...items: Op[]): Op => [0x28, ...items.flat(), 0x74];
-const call = (callee: Op, args: Op): Op => [...callee, ...args, 0x52];
-const dict = (entries: [string, Op][]): Op => [
-  0x7d,
-  0x28,
-  ...entries.flatMap(([k, v]) => [...str(k), ...v]),
-  0x75,
-];
-
-/** A contiguous tensor of `shape` viewing storage `key` (of `numel` elements) from offset 0. */
-function tensorOp(key: string, type: string, numel: number, shape: number[]): Op {
-  const stride = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
-  const storage = tuple(str("storage"), global("torch", type), str(key), str("cpu"), int(numel));
-  return call(
-    global("torch._utils", "_rebuild_tensor_v2"),
-    tuple(
-      [...storage, 0x51],
-      int(0),
-      tuple(...shape.map(int)),
-      tuple(...stride.map(int)),
-      [0x89],
-      call(global("collections", "OrderedDict"), [0x29]),
-    ),
-  );
-}
+import { dict, int, type Op, pickle, tensorOp, torchZip } from "./torch_writer.ts";
 
 /**
  * A Lightning-layout checkpoint (`state_dict` with `matcher.` names) holding
@@ -71,12 +37,10 @@ function checkpoint(shapes: [string, number[]][], prefix = "matcher."): Uint8Arr
   ) => [prefix + name, tensorOp("0", "FloatStorage", numel, shape)]);
   entries.push([`${prefix}backbone.bn1.num_batches_tracked`, tensorOp("1", "LongStorage", 1, [])]);
   const root = dict([["epoch", int(0)], ["state_dict", dict(entries)]]);
-  return zipSync({
-    "run/data.pkl": Uint8Array.from([0x80, 2, ...root, 0x2e]),
-    "run/data/0": new Uint8Array(values.buffer),
-    "run/data/1": new Uint8Array(new BigInt64Array([7n]).buffer),
-    "run/version": Uint8Array.from(utf8("3\n")),
-  }, { level: 0 });
+  return torchZip(pickle(root), {
+    "0": new Uint8Array(values.buffer),
+    "1": new Uint8Array(new BigInt64Array([7n]).buffer),
+  }, "run");
 }
 
 const outdoor = getModel("outdoor");
