@@ -23,7 +23,7 @@ import {
   type HostTensor,
   loadWeights,
 } from "../src/weights.ts";
-import { needsShared, seededRandom, sharedDir } from "./util.ts";
+import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
 import {
   call,
   dict,
@@ -84,15 +84,6 @@ function tinyLightningCheckpoint(): { bytes: Uint8Array; tensors: Map<string, Ho
     ["state_dict", dict(entries)],
   ]);
   return { bytes: torchZip(pickle(root), storages, "some_run"), tensors };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 function thrown(f: () => unknown): Error {

@@ -20,7 +20,7 @@ import {
   resolveModel,
 } from "../src/model_zoo.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/weights.ts";
-import { needsShared, seededRandom, sharedDir } from "./util.ts";
+import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
 import { dict, int, type Op, pickle, tensorOp, torchZip } from "./torch_writer.ts";
 
 /**
@@ -114,15 +114,6 @@ async function withCache(body: (dir: string) => Promise<void>): Promise<void> {
 
 async function files(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** A port nothing listens on (port 1 and other "bad ports" are refused by fetch itself). */

@@ -73,3 +73,13 @@ export function needsShared(what: string): { ignore: boolean; name: string } {
     name: sharedDir === null ? `${what} [skipped: ../shared not found]` : what,
   };
 }
+
+/** The error a promise rejects with (fails when it resolves), for assertions on its type and text. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected a rejection");
+}
