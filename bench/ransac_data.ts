@@ -6,7 +6,7 @@
  * tests/fixtures/relpose, and synthetic match sets with known geometry.
  * @module
  */
-import { parse } from "csv-parse/sync";
+import { parseCsv as parse } from "../src/deps.ts";
 import { pcgHash, sampsonError } from "../src/fundamental.ts";
 import { axisAngleRotation, mul3, normalizeSign, transpose3 } from "../src/linalg.ts";
 import type { PairTruth } from "../src/metric.ts";

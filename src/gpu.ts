@@ -548,12 +548,13 @@ async function loadShader(file: string): Promise<string> {
 
 /**
  * Mesa's Vulkan loader prints "XDG_RUNTIME_DIR is invalid" to stderr when the
- * variable is unset (CI, containers); point it at a temporary folder first.
+ * variable is unset (CI, containers); point it at the temporary folder first.
  */
 function quietMesaWarning(): void {
   try {
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+    if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+    Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") || "/tmp");
   } catch {
-    // No env/write permission: the warning is harmless, leave it.
+    // No --allow-env: the warning is harmless, leave it.
   }
 }

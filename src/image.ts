@@ -19,12 +19,10 @@
  * @module
  */
 
-import jpegModule from "imagescript/wasm/node/jpeg.js";
-import pngModule from "imagescript/wasm/node/png.js";
+import { jpegDecoder, pngDecoder } from "./deps.ts";
 
-// imagescript's wasm decoders, imported directly: its main entry loads a native
-// addon (JPEG/WebP encoders) and would need --allow-ffi.
-const jpegCodec = jpegModule as {
+// The untyped imagescript decoders (see deps.ts), with the part of their API we use.
+const jpegCodec = jpegDecoder as {
   init(): Promise<{
     /** `format`: 0 gray, 1 RGB, 2 CMYK; `buffer` holds 1, 3 or 4 bytes per pixel. */
     decode(
@@ -32,7 +30,7 @@ const jpegCodec = jpegModule as {
     ): { width: number; height: number; format: number; buffer: Uint8Array };
   }>;
 };
-const pngCodec = pngModule as {
+const pngCodec = pngDecoder as {
   init(): Promise<{
     /** `framebuffer`: RGBA, 8 bits per channel. */
     decode(bytes: Uint8Array): { width: number; height: number; framebuffer: Uint8Array };

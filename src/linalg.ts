@@ -5,7 +5,7 @@
  * (Golub–Kahan–Reinsch, ported from JAMA).
  * @module
  */
-import { Matrix, SingularValueDecomposition } from "ml-matrix";
+import { Matrix, SingularValueDecomposition } from "./deps.ts";
 
 /** A 3×3 matrix, row-major: `m[3 * row + col]`. */
 export type Mat3 = Float64Array;

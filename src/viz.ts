@@ -4,7 +4,7 @@
  * @module
  */
 
-import pngModule from "imagescript/png/node.js";
+import { pngEncoder } from "./deps.ts";
 import type { GrayImage } from "./image.ts";
 
 /** Options of {@link drawMatches}. */
@@ -39,7 +39,7 @@ const VIRIDIS: readonly Rgb[] = [
 ];
 
 // imagescript's pure-JS PNG encoder (its main entry would need --allow-ffi).
-const png = pngModule as {
+const png = pngEncoder as {
   encode(
     data: Uint8Array,
     options: { width: number; height: number; channels: number; level: number },

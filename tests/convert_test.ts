@@ -4,7 +4,7 @@
  * here (a tiny pickle writer and fflate), so most tests need no ../shared.
  */
 import assert from "node:assert/strict";
-import { zipSync } from "fflate";
+import { zipSync } from "../src/deps.ts";
 import { ArchitectureError } from "../src/architecture.ts";
 import { CheckpointError, unpickle } from "../src/checkpoint/pickle.ts";
 import { readTorchCheckpoint } from "../src/checkpoint/torch.ts";

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import pngDecoder from "imagescript/wasm/node/png.js";
-import pngEncoder from "imagescript/png/node.js";
+import { pngDecoder, pngEncoder } from "../src/deps.ts";
 import {
   decodeImage,
   DEFAULT_RESIZE_POLICY,
