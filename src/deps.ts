@@ -10,15 +10,9 @@
  * @module
  */
 
-// deno-lint-ignore no-import-prefix
 export { unzipSync, zipSync } from "npm:fflate@^0.8.2";
-// deno-lint-ignore no-import-prefix
 export { Matrix, SingularValueDecomposition } from "npm:ml-matrix@^6.12.1";
-// deno-lint-ignore no-import-prefix
 export { parse as parseCsv } from "npm:csv-parse@^5.6.0/sync";
-// deno-lint-ignore no-import-prefix
 export { default as jpegDecoder } from "npm:imagescript@^1.3.1/wasm/node/jpeg.js";
-// deno-lint-ignore no-import-prefix
 export { default as pngDecoder } from "npm:imagescript@^1.3.1/wasm/node/png.js";
-// deno-lint-ignore no-import-prefix
 export { default as pngEncoder } from "npm:imagescript@^1.3.1/png/node.js";
