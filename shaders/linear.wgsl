@@ -4,10 +4,23 @@
 // K1 = K when there is no concatenation). This serves LoFTR's
 // `mlp.0(concat(x, msg))` without materialising the concatenation.
 //
-// Register tiling: each invocation computes a 4×4 block of y.
+// A workgroup computes a 32 × 32 tile of y (rows 32·wid.y …, columns 32·wid.x …):
+// eight invocations of 4 rows each, in two passes of 16 columns. When K1 and
+// K − K1 are multiples of 4 (every LoFTR layer), features are read 4 at a time
+// as vec4, so each step is 4 + 16 vec4 loads for 256 multiply-adds into 16 vec4
+// accumulators. Weight loads depend only on the workgroup and the loop counter,
+// the same for every invocation. Other sizes take a scalar path.
+// On lavapipe the cost is in the loads, not the arithmetic: this layout runs at
+// 8–12 GFLOP/s on 2 cores where 64 invocations of 4 × 4 scalar blocks ran at
+// about 2 (bench/results/README.md). On a GPU, 8 invocations fill a quarter of
+// a warp: measure there before keeping it.
+// Rows past M read row M−1 and columns past N read column N−1; neither is stored.
 
 override ACT: u32 = 0u; // 0 none, 1 relu, 2 elu(x)+1 (LoFTR's linear-attention feature map)
-override WG: u32 = 8u;
+
+const TILE = 32u; // rows and columns per workgroup (src/linear.ts dispatches N/32 × M/32)
+const ROWS = 4u; // rows per invocation
+const COLS = 16u; // columns per pass
 
 struct Params {
   M: u32,
@@ -17,10 +30,11 @@ struct Params {
   scale: f32, // applied after the activation
 }
 
+// Buffers are 16-byte multiples (src/gpu.ts), so every tensor can be read as vec4.
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> x2: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> x2: array<vec4f>;
+@group(0) @binding(3) var<storage, read> w: array<vec4f>;
 @group(0) @binding(4) var<storage, read> b: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
@@ -32,47 +46,119 @@ fn activate(v: f32) -> f32 {
   }
 }
 
-fn input(m: u32, k: u32) -> f32 {
-  if (m >= p.M) { return 0.0; }
-  if (k < p.K1) { return x[m * p.K1 + k]; }
-  return x2[m * (p.K - p.K1) + (k - p.K1)];
+// Features k .. k+3 of weight column n (clamped to the last column); `k4` = k / 4.
+fn wv(n: u32, k4: u32) -> vec4f {
+  return w[min(n, p.N - 1u) * (p.K / 4u) + k4];
 }
 
-@compute @workgroup_size(WG, WG)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let n0 = gid.x * 4u;
-  let m0 = gid.y * 4u;
-  if (n0 >= p.N || m0 >= p.M) { return; }
-  // Separate accumulators: indexing an array with loop variables is several times
-  // slower on lavapipe (measured on conv2d.wgsl).
-  var acc0 = vec4f();
-  var acc1 = vec4f();
-  var acc2 = vec4f();
-  var acc3 = vec4f();
-  let nLast = p.N - 1u;
-  for (var k = 0u; k < p.K; k++) {
-    let wv = vec4f(
-      w[min(n0, nLast) * p.K + k],
-      w[min(n0 + 1u, nLast) * p.K + k],
-      w[min(n0 + 2u, nLast) * p.K + k],
-      w[min(n0 + 3u, nLast) * p.K + k],
-    );
-    acc0 += input(m0, k) * wv;
-    acc1 += input(m0 + 1u, k) * wv;
-    acc2 += input(m0 + 2u, k) * wv;
-    acc3 += input(m0 + 3u, k) * wv;
+// The 4 × 4 block of weights: columns n .. n+3, features 4·k4 .. 4·k4+3; v · block = 4 dots.
+fn block(n: u32, k4: u32) -> mat4x4f {
+  return mat4x4f(wv(n, k4), wv(n + 1u, k4), wv(n + 2u, k4), wv(n + 3u, k4));
+}
+
+// Scalar element e of x, x2 and w (for the scalar path).
+fn xAt(e: u32) -> f32 {
+  return x[e / 4u][e % 4u];
+}
+
+fn x2At(e: u32) -> f32 {
+  return x2[e / 4u][e % 4u];
+}
+
+fn wAt(e: u32) -> f32 {
+  return w[e / 4u][e % 4u];
+}
+
+fn weight(n: u32, k: u32) -> vec4f {
+  let last = p.N - 1u;
+  return vec4f(
+    wAt(min(n, last) * p.K + k),
+    wAt(min(n + 1u, last) * p.K + k),
+    wAt(min(n + 2u, last) * p.K + k),
+    wAt(min(n + 3u, last) * p.K + k),
+  );
+}
+
+@compute @workgroup_size(TILE / ROWS)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m0 = wid.y * TILE + li * ROWS;
+  let last = p.M - 1u;
+  let r0 = min(m0, last);
+  let r1 = min(m0 + 1u, last);
+  let r2 = min(m0 + 2u, last);
+  let r3 = min(m0 + 3u, last);
+  let K2 = p.K - p.K1;
+  let vectorised = p.K1 % 4u == 0u && K2 % 4u == 0u;
+  for (var half = 0u; half < TILE; half += COLS) {
+    let n0 = wid.x * TILE + half;
+    if (n0 >= p.N) { break; }
+    // Row r, columns n0 + 4g .. +3: a<r><g>. Separate accumulators: indexing an
+    // array with loop variables is several times slower on lavapipe.
+    var a00 = vec4f(); var a01 = vec4f(); var a02 = vec4f(); var a03 = vec4f();
+    var a10 = vec4f(); var a11 = vec4f(); var a12 = vec4f(); var a13 = vec4f();
+    var a20 = vec4f(); var a21 = vec4f(); var a22 = vec4f(); var a23 = vec4f();
+    var a30 = vec4f(); var a31 = vec4f(); var a32 = vec4f(); var a33 = vec4f();
+    if (vectorised) {
+      let A = p.K1 / 4u;
+      let B = K2 / 4u;
+      for (var k = 0u; k < A + B; k++) {
+        var v0: vec4f; var v1: vec4f; var v2: vec4f; var v3: vec4f;
+        if (k < A) {
+          v0 = x[r0 * A + k]; v1 = x[r1 * A + k]; v2 = x[r2 * A + k]; v3 = x[r3 * A + k];
+        } else {
+          let j = k - A;
+          v0 = x2[r0 * B + j]; v1 = x2[r1 * B + j]; v2 = x2[r2 * B + j]; v3 = x2[r3 * B + j];
+        }
+        let w0 = block(n0, k);
+        let w1 = block(n0 + 4u, k);
+        let w2 = block(n0 + 8u, k);
+        let w3 = block(n0 + 12u, k);
+        a00 += v0 * w0; a01 += v0 * w1; a02 += v0 * w2; a03 += v0 * w3;
+        a10 += v1 * w0; a11 += v1 * w1; a12 += v1 * w2; a13 += v1 * w3;
+        a20 += v2 * w0; a21 += v2 * w1; a22 += v2 * w2; a23 += v2 * w3;
+        a30 += v3 * w0; a31 += v3 * w1; a32 += v3 * w2; a33 += v3 * w3;
+      }
+    } else {
+      for (var k = 0u; k < p.K; k++) {
+        var s0: f32; var s1: f32; var s2: f32; var s3: f32;
+        if (k < p.K1) {
+          s0 = xAt(r0 * p.K1 + k); s1 = xAt(r1 * p.K1 + k);
+          s2 = xAt(r2 * p.K1 + k); s3 = xAt(r3 * p.K1 + k);
+        } else {
+          let j = k - p.K1;
+          s0 = x2At(r0 * K2 + j); s1 = x2At(r1 * K2 + j);
+          s2 = x2At(r2 * K2 + j); s3 = x2At(r3 * K2 + j);
+        }
+        let w0 = weight(n0, k);
+        let w1 = weight(n0 + 4u, k);
+        let w2 = weight(n0 + 8u, k);
+        let w3 = weight(n0 + 12u, k);
+        a00 += s0 * w0; a01 += s0 * w1; a02 += s0 * w2; a03 += s0 * w3;
+        a10 += s1 * w0; a11 += s1 * w1; a12 += s1 * w2; a13 += s1 * w3;
+        a20 += s2 * w0; a21 += s2 * w1; a22 += s2 * w2; a23 += s2 * w3;
+        a30 += s3 * w0; a31 += s3 * w1; a32 += s3 * w2; a33 += s3 * w3;
+      }
+    }
+    store(m0, n0, a00, a01, a02, a03);
+    store(m0 + 1u, n0, a10, a11, a12, a13);
+    store(m0 + 2u, n0, a20, a21, a22, a23);
+    store(m0 + 3u, n0, a30, a31, a32, a33);
   }
-  store(m0, n0, acc0);
-  store(m0 + 1u, n0, acc1);
-  store(m0 + 2u, n0, acc2);
-  store(m0 + 3u, n0, acc3);
 }
 
-fn store(m: u32, n0: u32, acc: vec4f) {
+// Writes row m, columns n0 .. n0+15.
+fn store(m: u32, n0: u32, c0: vec4f, c1: vec4f, c2: vec4f, c3: vec4f) {
   if (m >= p.M) { return; }
-  let row = m * p.N;
-  if (n0 < p.N) { y[row + n0] = activate(acc.x + b[n0]) * p.scale; }
-  if (n0 + 1u < p.N) { y[row + n0 + 1u] = activate(acc.y + b[n0 + 1u]) * p.scale; }
-  if (n0 + 2u < p.N) { y[row + n0 + 2u] = activate(acc.z + b[n0 + 2u]) * p.scale; }
-  if (n0 + 3u < p.N) { y[row + n0 + 3u] = activate(acc.w + b[n0 + 3u]) * p.scale; }
+  for (var i = 0u; i < COLS; i++) {
+    let n = n0 + i;
+    if (n >= p.N) { return; }
+    var v: f32;
+    switch i / 4u {
+      case 0u: { v = c0[i % 4u]; }
+      case 1u: { v = c1[i % 4u]; }
+      case 2u: { v = c2[i % 4u]; }
+      default: { v = c3[i % 4u]; }
+    }
+    y[m * p.N + n] = activate(v + b[n]) * p.scale;
+  }
 }
