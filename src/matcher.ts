@@ -8,6 +8,7 @@ import {
   decodeImage,
   DEFAULT_RESIZE_POLICY,
   type GrayImage,
+  type InputSize,
   inputSize,
   loadImage,
   resizeArea,
@@ -72,6 +73,14 @@ export interface MatchResult {
   timings: Record<string, number>;
 }
 
+/** An image ready for matching: original size, network input size and features. */
+interface PreparedImage {
+  width: number;
+  height: number;
+  input: InputSize;
+  features: ImageFeatures;
+}
+
 /** Decodes an {@link ImageInput} into a grayscale image. */
 async function toGray(input: ImageInput, name: string): Promise<GrayImage> {
   if (typeof input === "string") return await loadImage(input);
@@ -120,74 +129,152 @@ export class Matcher {
     image1: ImageInput,
     options: MatchOptions = {},
   ): Promise<MatchResult> {
-    const gpu = this.gpu;
-    const timings: Record<string, number> = {};
-    let t = performance.now();
-    const stage = async (name: string) => {
-      if (options.profile) await gpu.sync();
-      const now = performance.now();
-      timings[name] = (timings[name] ?? 0) + now - t;
-      t = now;
-    };
-    const stride = this.model.config.coarseStride;
-    const policy = options.resize ?? DEFAULT_RESIZE_POLICY;
-    const gray = await Promise.all([toGray(image0, "image0"), toGray(image1, "image1")]);
-    const sizes = gray.map((g) => inputSize(g.width, g.height, policy, stride, g.name));
-    const inputs = gray.map((g, k) => resizeArea(g, sizes[k].width, sizes[k].height));
-    await stage("decode + resize");
-    const features: ImageFeatures[] = [];
-    for (const img of inputs) {
-      const tensor = gpu.tensor([1, img.height, img.width], img.data);
-      features.push(await this.model.features(tensor));
-      gpu.release(tensor);
+    for await (
+      const { pair: _pair, ...result } of this.matchMany([image0, image1], [[0, 1]], options)
+    ) {
+      return result;
     }
-    await stage("backbone");
-    try {
-      const list = await this.model.match(features[0], features[1], {
-        threshold: options.threshold,
-        borderRemoval: options.borderRemoval,
-        maxTileBytes: options.maxTileBytes,
-        onStage: stage,
-      });
-      const m = await readMatches(gpu, list.matches);
-      const refined = list.refined ? await gpu.read(list.refined) as Float32Array : null;
-      gpu.release(list.matches.buffer, list.refined);
-      await stage("read back");
-      const n = m.i.length;
-      const { fine, fineStride } = this.model.config;
-      // Fine offsets of image-1 keypoints: e · (W // 2) fine pixels, in input pixels.
-      const reach = fine ? Math.floor(fine.window / 2) * fineStride : 0;
-      const keypoints = (ids: Uint32Array, k: number) => {
-        const { width: gw } = features[k].grid;
-        const sx = gray[k].width / inputs[k].width, sy = gray[k].height / inputs[k].height;
-        const out = new Float32Array(2 * n);
-        for (let r = 0; r < n; r++) {
-          // Coarse keypoint: the cell's top-left corner in input pixels (LoFTR's convention).
-          let x = (ids[r] % gw) * stride, y = Math.floor(ids[r] / gw) * stride;
-          if (k === 1 && refined) {
-            x += refined[3 * m.slot![r]] * reach;
-            y += refined[3 * m.slot![r] + 1] * reach;
-          }
-          out[2 * r] = x * sx;
-          out[2 * r + 1] = y * sy;
+    throw new Error("matchMany yielded no result for one pair");
+  }
+
+  /**
+   * Matches many pairs of images, computing each image's backbone features
+   * once and reusing them for every pair it takes part in (in structure from
+   * motion an image is matched against many others, and the backbone is most
+   * of the work). Yields one result per entry of `pairs`, in that order;
+   * `pair` holds the two indices into `images`.
+   *
+   * Memory: an image is decoded and its features computed when the first pair
+   * that uses it comes up, and they are released right after its last pair,
+   * so the features held at any time are those of the images whose pairs have
+   * started but not finished in the given order: at most every image (e.g. all
+   * pairs of n images in row order hold n once `(0, n−1)` is done), and two
+   * for a chain such as `(0,1), (1,2), (2,3)`. Order the pairs to bound it.
+   * Stopping the iteration early releases everything.
+   *
+   * Each result's `timings` hold the work done for that pair, including the
+   * decoding and backbone of the images it was the first to use.
+   */
+  async *matchMany(
+    images: readonly ImageInput[],
+    pairs: readonly (readonly [number, number])[],
+    options: MatchOptions = {},
+  ): AsyncGenerator<MatchResult & { pair: [number, number] }> {
+    const lastUse = new Map<number, number>();
+    pairs.forEach((pair, k) => {
+      for (const i of pair) {
+        if (!Number.isInteger(i) || i < 0 || i >= images.length) {
+          throw new RangeError(`pair ${k} [${pair}]: no image ${i} among ${images.length}`);
         }
-        return out;
-      };
-      return {
-        count: n,
-        keypoints0: keypoints(m.i, 0),
-        keypoints1: keypoints(m.j, 1),
-        confidence: m.confidence,
-        std: refined ? Float32Array.from(m.slot!, (k) => refined[3 * k + 2]) : null,
-        inputSizes: [
-          { width: sizes[0].width, height: sizes[0].height },
-          { width: sizes[1].width, height: sizes[1].height },
-        ],
-        timings,
-      };
+        lastUse.set(i, k);
+      }
+    });
+    const live = new Map<number, PreparedImage>();
+    try {
+      for (const [k, [a, b]] of pairs.entries()) {
+        const timings: Record<string, number> = {};
+        let t = performance.now();
+        const stage = async (name: string) => {
+          if (options.profile) await this.gpu.sync();
+          const now = performance.now();
+          timings[name] = (timings[name] ?? 0) + now - t;
+          t = now;
+        };
+        for (const i of [a, b]) {
+          if (!live.has(i)) {
+            live.set(i, await this.#prepare(images[i], `image${i}`, options, stage));
+          }
+        }
+        const result = await this.#matchPrepared(live.get(a)!, live.get(b)!, options, stage);
+        for (const i of new Set([a, b])) {
+          if (lastUse.get(i) === k) {
+            this.model.releaseFeatures(live.get(i)!.features);
+            live.delete(i);
+          }
+        }
+        yield { pair: [a, b], ...result, timings };
+      }
     } finally {
-      for (const f of features) this.model.releaseFeatures(f);
+      for (const p of live.values()) this.model.releaseFeatures(p.features);
     }
+  }
+
+  /** Decodes and resizes an image and computes its features. */
+  async #prepare(
+    input: ImageInput,
+    name: string,
+    options: MatchOptions,
+    stage: (name: string) => Promise<void>,
+  ): Promise<PreparedImage> {
+    const gray = await toGray(input, name);
+    const size = inputSize(
+      gray.width,
+      gray.height,
+      options.resize ?? DEFAULT_RESIZE_POLICY,
+      this.model.config.coarseStride,
+      gray.name,
+    );
+    const img = resizeArea(gray, size.width, size.height);
+    await stage("decode + resize");
+    const tensor = this.gpu.tensor([1, img.height, img.width], img.data);
+    try {
+      const features = await this.model.features(tensor);
+      await stage("backbone");
+      return { width: gray.width, height: gray.height, input: size, features };
+    } finally {
+      this.gpu.release(tensor);
+    }
+  }
+
+  /** Matches two prepared images; the features are not consumed. */
+  async #matchPrepared(
+    a: PreparedImage,
+    b: PreparedImage,
+    options: MatchOptions,
+    stage: (name: string) => Promise<void>,
+  ): Promise<Omit<MatchResult, "timings">> {
+    const gpu = this.gpu;
+    const list = await this.model.match(a.features, b.features, {
+      threshold: options.threshold,
+      borderRemoval: options.borderRemoval,
+      maxTileBytes: options.maxTileBytes,
+      onStage: stage,
+    });
+    const m = await readMatches(gpu, list.matches);
+    const refined = list.refined ? await gpu.read(list.refined) as Float32Array : null;
+    gpu.release(list.matches.buffer, list.refined);
+    await stage("read back");
+    const n = m.i.length;
+    const { fine, fineStride, coarseStride: stride } = this.model.config;
+    // Fine offsets of image-1 keypoints: e · (W // 2) fine pixels, in input pixels.
+    const reach = fine ? Math.floor(fine.window / 2) * fineStride : 0;
+    const keypoints = (ids: Uint32Array, img: PreparedImage, refine: boolean) => {
+      const gw = img.features.grid.width;
+      const sx = img.width / img.input.width, sy = img.height / img.input.height;
+      const out = new Float32Array(2 * n);
+      for (let r = 0; r < n; r++) {
+        // Coarse keypoint: the cell's top-left corner in input pixels (LoFTR's convention).
+        let x = (ids[r] % gw) * stride, y = Math.floor(ids[r] / gw) * stride;
+        if (refine && refined) {
+          x += refined[3 * m.slot![r]] * reach;
+          y += refined[3 * m.slot![r] + 1] * reach;
+        }
+        out[2 * r] = x * sx;
+        out[2 * r + 1] = y * sy;
+      }
+      return out;
+    };
+    return {
+      count: n,
+      keypoints0: keypoints(m.i, a, false),
+      keypoints1: keypoints(m.j, b, true),
+      confidence: m.confidence,
+      std: refined ? Float32Array.from(m.slot!, (k) => refined[3 * k + 2]) : null,
+      inputSizes: [
+        { width: a.input.width, height: a.input.height },
+        { width: b.input.width, height: b.input.height },
+      ],
+    };
   }
 
   /** Frees GPU memory (and the device, when the matcher created it). */
