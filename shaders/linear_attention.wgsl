@@ -6,7 +6,15 @@
 //   msg[l] = (Q[l] · KV[b,h]) / (Q[l] · Ksum[b,h] + 1e-6) · S   entry point `attend`
 // Q = elu(q) + 1 and K = elu(k) + 1 come from the projections
 // (shaders/linear.wgsl, ACT = 2). Rows are tokens [B·len, C], head h =
-// channels h·D .. h·D + D - 1. `kv` is [B, H, D, D + 1]: column D holds Ksum.
+// channels h·D .. h·D + D - 1.
+//
+// `kv` ([B, H, D, D + 1] elements as src/linear_attention.ts allocates it) is
+// stored transposed, [B, H, D + 1, D]: row e < D holds column e of KV, i.e.
+// KV[·, e] over the D key channels, and row D holds Ksum. So `attend` reads
+// Q[l]'s head slice and two kv rows as contiguous vec4s when D is a multiple
+// of 4 (each output is then 3·D/4 vec4 loads; lavapipe's cost is the loads),
+// and falls back to scalar loads otherwise. Every buffer is bound as vec4
+// (src/gpu.ts makes buffers 16-byte multiples); `get` reads one element.
 
 struct Params {
   rows: u32, // rows of `a` per sequence: S (kv_sum) or L (attend)
@@ -17,31 +25,40 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>; // kv_sum: K [B·S, C]; attend: Q [B·L, C]
-@group(0) @binding(2) var<storage, read> b: array<f32>; // kv_sum: v [B·S, C]; attend: kv
-@group(0) @binding(3) var<storage, read_write> out: array<f32>; // kv_sum: kv; attend: msg [B·L, C]
+@group(0) @binding(1) var<storage, read> a: array<vec4f>; // kv_sum: K [B·S, C]; attend: Q [B·L, C]
+@group(0) @binding(2) var<storage, read> b: array<vec4f>; // kv_sum: v [B·S, C]; attend: kv
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>; // kv_sum: kv; attend: msg [B·L, C]
+
+fn getA(e: u32) -> f32 {
+  return a[e / 4u][e % 4u];
+}
+
+fn getB(e: u32) -> f32 {
+  return b[e / 4u][e % 4u];
+}
+
+fn put(e: u32, v: f32) {
+  out[e / 4u][e % 4u] = v;
+}
 
 @compute @workgroup_size(64)
 fn kv_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 64u; // index into kv
+  let i = gid.x + gid.y * nwg.x * 64u; // index into kv, [B, H, D + 1, D]
   let D1 = p.D + 1u;
-  let perSeq = p.C * D1; // H · D · (D + 1)
+  let perSeq = p.C * D1; // H · (D + 1) · D
   if (i >= p.B * perSeq) { return; }
   let seq = i / perSeq;
-  let h = (i % perSeq) / (p.D * D1);
-  let d1 = (i / D1) % p.D;
-  let d2 = i % D1;
-  let kc = h * p.D + d1;
-  let vc = h * p.D + d2;
-  let first = seq * p.rows;
+  let h = (i % perSeq) / (D1 * p.D);
+  let e = (i / p.D) % D1; // value channel, or D for Ksum
+  let kc = h * p.D + i % p.D;
+  let vc = h * p.D + min(e, p.D - 1u);
+  let isSum = e == p.D;
   let invS = 1.0 / f32(p.S);
   var acc = 0.0;
-  if (d2 == p.D) {
-    for (var s = first; s < first + p.rows; s++) { acc += a[s * p.C + kc]; }
-  } else {
-    for (var s = first; s < first + p.rows; s++) { acc += a[s * p.C + kc] * (b[s * p.C + vc] * invS); }
+  for (var s = seq * p.rows; s < (seq + 1u) * p.rows; s++) {
+    acc += getA(s * p.C + kc) * select(getB(s * p.C + vc) * invS, 1.0, isSum);
   }
-  out[i] = acc;
+  put(i, acc);
 }
 
 @compute @workgroup_size(64)
@@ -52,15 +69,24 @@ fn attend(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let c = i % p.C;
   let h = c / p.D;
   let d = c % p.D;
-  let D1 = p.D + 1u;
-  let kvBase = (l / p.rows) * p.C * D1;
+  let q0 = l * p.C + h * p.D; // Q[l, h·D ..]
+  let kv0 = ((l / p.rows) * p.C / p.D + h) * (p.D + 1u) * p.D; // kv[seq, h]
+  let num0 = kv0 + d * p.D; // KV[·, d]
+  let den0 = kv0 + p.D * p.D; // Ksum
   var num = 0.0;
   var den = 0.0;
-  for (var k = 0u; k < p.D; k++) {
-    let q = a[l * p.C + h * p.D + k];
-    let row = kvBase + (h * p.D + k) * D1;
-    num += q * b[row + d];
-    den += q * b[row + p.D];
+  if (p.D % 4u == 0u) {
+    for (var k = 0u; k < p.D / 4u; k++) {
+      let q = a[q0 / 4u + k];
+      num += dot(q, b[num0 / 4u + k]);
+      den += dot(q, b[den0 / 4u + k]);
+    }
+  } else {
+    for (var k = 0u; k < p.D; k++) {
+      let q = getA(q0 + k);
+      num += q * getB(num0 + k);
+      den += q * getB(den0 + k);
+    }
   }
-  out[i] = num / (den + 1e-6) * f32(p.S);
+  put(i, num / (den + 1e-6) * f32(p.S));
 }
