@@ -6,6 +6,8 @@ import { parseArgs } from "node:util";
 import { loadImage } from "../image.ts";
 import { Matcher, type MatchResult } from "../matcher.ts";
 import { resolveModel } from "../model_zoo.ts";
+import { coarseCells, ransacThreshold } from "../evaluate.ts";
+import { estimateFundamental } from "../ransac.ts";
 import { drawMatches } from "../viz.ts";
 import { fail, type Output, parseResizePolicy, runMain } from "./common.ts";
 
@@ -22,8 +24,13 @@ matches the bundled example pair (two views of the Strecha fountain).
 Options:
   -o, --out FILE        write the matches: FILE.json, or FILE.csv with rows
                         x0,y0,x1,y1,confidence in original-image pixels
-      --viz FILE.png    draw the two images side by side with the matches,
-                        coloured by confidence
+      --viz FILE.png    draw the two images side by side with the matches:
+                        RANSAC inliers of F green, outliers red (coloured by
+                        confidence when there are too few matches for F)
+      --ransac-threshold PX
+                        RANSAC inlier threshold for --viz in original pixels,
+                        or auto (default): 1 px for a model with a fine
+                        stage, else a third of a coarse cell
       --resize POLICY   how each image is resized for the network (default 640):
                           N          long side N px, aspect ratio kept
                           WxH        exactly W×H (multiples of the coarse stride)
@@ -99,6 +106,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
       weights: { type: "string" },
       model: { type: "string" },
       "max-tile-mb": { type: "string" },
+      "ransac-threshold": { type: "string", default: "auto" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -122,6 +130,9 @@ export async function main(args: string[], out: Output = console): Promise<void>
   const threshold = number(values.threshold, "threshold");
   const border = number(values.border, "border");
   const tileMb = number(values["max-tile-mb"], "max-tile-mb");
+  const ransacThresholdOption = values["ransac-threshold"] === "auto"
+    ? "auto"
+    : number(values["ransac-threshold"], "ransac-threshold")!;
 
   if (values.model && values.weights) fail("--model and --weights are exclusive");
   const weights = values.model ? await resolveModel(values.model) : values.weights;
@@ -159,11 +170,29 @@ export async function main(args: string[], out: Output = console): Promise<void>
     }
     if (values.viz) {
       const [g0, g1] = await Promise.all(images.map(loadImage));
+      const { coarseStride, fine } = matcher.model.config;
+      const threshold = ransacThreshold(
+        ransacThresholdOption,
+        fine !== null,
+        coarseCells([g0, g1], result, coarseStride),
+      );
+      const f = await estimateFundamental(matcher.gpu, result.keypoints0, result.keypoints1, {
+        threshold,
+      });
+      out.log(
+        f.F
+          ? `inliers:  ${f.inlierCount} of ${result.count} (RANSAC F, ${+threshold.toFixed(2)} px)`
+          : `inliers:  no F (${f.message ?? f.stop}); matches coloured by confidence`,
+      );
       await Deno.writeFile(
         values.viz,
-        await drawMatches(g0, g1, result.keypoints0, result.keypoints1, {
-          confidence: result.confidence,
-        }),
+        drawMatches(
+          g0,
+          g1,
+          result.keypoints0,
+          result.keypoints1,
+          f.F ? { inliers: f.inliers } : { confidence: result.confidence },
+        ),
       );
       out.log(`wrote ${values.viz}`);
     }

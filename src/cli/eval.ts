@@ -1,0 +1,318 @@
+/**
+ * `deno task eval --data DIR [options]`: IMC2022 mAA of the matcher + RANSAC
+ * pipeline on a dataset with ground-truth poses; resumable.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { barChart, cdfChart } from "../chart.ts";
+import { type Dataset, loadDataset } from "../dataset.ts";
+import {
+  type EvalSummary,
+  evaluate,
+  type PairEvent,
+  type PipelineConfig,
+  Progress,
+  recordsCsv,
+  ResultsFile,
+  summarize,
+} from "../evaluate.ts";
+import { type GrayImage, resizeArea } from "../image.ts";
+import { Matcher } from "../matcher.ts";
+import { resolveModel } from "../model_zoo.ts";
+import { drawMatches } from "../viz.ts";
+import { fail, type Output, parseResizePolicy, runMain } from "./common.ts";
+
+/** The options of the matching + RANSAC pipeline, shared by `eval` and `submit`. */
+export const PIPELINE_OPTIONS = {
+  model: { type: "string" },
+  weights: { type: "string" },
+  resize: { type: "string", default: "640" },
+  threshold: { type: "string" },
+  border: { type: "string" },
+  refine: { type: "string" },
+  "ransac-threshold": { type: "string", default: "auto" },
+  "ransac-confidence": { type: "string", default: "0.99999" },
+  "ransac-iterations": { type: "string", default: "10000" },
+  seed: { type: "string", default: "0" },
+} as const;
+
+/** Help text of {@link PIPELINE_OPTIONS}. */
+export const PIPELINE_HELP = `Matching and F estimation:
+      --model NAME          coarse (bundled, the default) or outdoor (after
+                            \`deno task weights outdoor\`)
+      --weights FILE        .safetensors weights from \`deno task convert\`
+      --resize POLICY       N (long side, default 640), WxH or original
+      --threshold X         match confidence threshold (default: the model's)
+      --border N            border removal in coarse cells (default: the model's)
+      --refine MODE         ncc: sub-pixel refinement of coarse matches by
+                            normalised cross-correlation of 9×9 image patches
+                            (default for coarse-only models); none (default,
+                            and the only choice, for models with a fine stage)
+      --ransac-threshold T  inlier threshold in original pixels, or auto
+                            (default): 1 px after refinement or a fine stage,
+                            else a third of a coarse cell (10 px at 640 for a
+                            1200-px photo)
+      --ransac-confidence X stopping confidence (default 0.99999)
+      --ransac-iterations N most hypotheses (default 10000)
+      --seed N              RANSAC sample seed (default 0)`;
+
+/** Parsed values of {@link PIPELINE_OPTIONS}. */
+type PipelineValues = { [K in keyof typeof PIPELINE_OPTIONS]?: string };
+
+/** A number option: finite, ≥ `min` (and an integer when asked), or a usage error. */
+export function numberOption(
+  value: string,
+  name: string,
+  { min = 0, integer = false }: { min?: number; integer?: boolean } = {},
+): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    fail(`--${name} expects ${integer ? "an integer" : "a number"} >= ${min}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Loads the model and resolves the pipeline options into a {@link PipelineConfig}. */
+export async function createPipeline(
+  values: PipelineValues,
+): Promise<{ matcher: Matcher; config: PipelineConfig }> {
+  const resize = parseResizePolicy(values.resize!);
+  const opt = (name: keyof PipelineValues) =>
+    values[name] === undefined ? null : numberOption(values[name]!, name);
+  const threshold = opt("threshold"), border = opt("border");
+  const t = values["ransac-threshold"]!;
+  const ransac = {
+    threshold: t === "auto" ? "auto" as const : numberOption(t, "ransac-threshold"),
+    confidence: numberOption(values["ransac-confidence"]!, "ransac-confidence"),
+    maxIterations: numberOption(values["ransac-iterations"]!, "ransac-iterations", {
+      min: 1,
+      integer: true,
+    }),
+    seed: numberOption(values.seed!, "seed", { integer: true }),
+  };
+  if (!(ransac.confidence < 1)) fail(`--ransac-confidence must be below 1`);
+  if (values.refine !== undefined && !["ncc", "none"].includes(values.refine)) {
+    fail(`--refine expects ncc or none, got "${values.refine}"`);
+  }
+  if (values.model && values.weights) fail("--model and --weights are exclusive");
+  const weights = values.model ? await resolveModel(values.model) : values.weights;
+  const matcher = await Matcher.create({ weights });
+  const fine = matcher.model.config.fine !== null;
+  if (fine && values.refine === "ncc") {
+    matcher.destroy();
+    fail("--refine ncc is for coarse-only models; this model has a fine stage");
+  }
+  const refine = (values.refine ?? (fine ? "none" : "ncc")) as PipelineConfig["refine"];
+  return {
+    matcher,
+    config: { weights: matcher.weightsSource, resize, threshold, border, refine, ransac },
+  };
+}
+
+const HELP = `Usage: deno task eval --data DIR [options]
+
+Matches every pair of a dataset with ground-truth poses, estimates F and
+prints the IMC2022 mAA per scene and its mean over scenes. Each finished pair
+is appended to OUT/pairs.jsonl; a rerun with the same --out skips the pairs
+already done (and refuses a file written with other settings). At the end
+OUT/pairs.csv (per-pair errors, matches, inliers, times) and OUT/summary.json
+(the table) are written.
+
+Datasets: the relpose layout (DIR/pairs.csv, DIR/images/, DIR/scaling_factors.csv)
+or the IMC2022 training layout (DIR/train/<scene>/calibration.csv,
+pair_covisibility.csv, images/<id>.jpg and DIR/train/scaling_factors.csv).
+
+Options:
+      --data DIR            the dataset (required)
+  -o, --out DIR             results folder (default out/eval/<name of DIR>)
+      --viz-dir DIR         also draw each pair computed in this run (RANSAC
+                            inliers green, outliers red) and the charts
+                            maa.png, rotation_cdf.png, translation_cdf.png
+      --scenes A,B          only these scenes
+      --limit N             at most N listed pairs per scene (the first N)
+      --covisibility X      IMC2022 layout: keep pairs with covisibility >= X
+                            (default 0.1)
+${PIPELINE_HELP}
+  -h, --help                show this help
+`;
+
+/** The `eval` command. */
+export async function main(args: string[], out: Output = console): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: "string" },
+      out: { type: "string", short: "o" },
+      "viz-dir": { type: "string" },
+      scenes: { type: "string" },
+      limit: { type: "string" },
+      covisibility: { type: "string", default: "0.1" },
+      help: { type: "boolean", short: "h" },
+      ...PIPELINE_OPTIONS,
+    },
+  });
+  if (values.help) {
+    out.log(HELP);
+    return;
+  }
+  if (!values.data) fail("--data DIR is required");
+  const limit = values.limit === undefined
+    ? undefined
+    : numberOption(values.limit, "limit", { min: 1, integer: true });
+  const scenes = values.scenes?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (scenes && !scenes.length) fail("--scenes expects a comma-separated list of scene names");
+  const dataset = await loadDataset(values.data, {
+    covisibility: numberOption(values.covisibility!, "covisibility"),
+    scenes,
+    limit,
+  });
+  report(dataset, out);
+  if (!dataset.pairs.length) {
+    throw new Error(
+      `${dataset.root}: no pair to evaluate` +
+        (dataset.bad.length ? ` (${dataset.bad.length} rows could not be read)` : ""),
+    );
+  }
+  const outDir = values.out ?? `out/eval/${dataset.root.split("/").filter(Boolean).at(-1)}`;
+  await Deno.mkdir(outDir, { recursive: true });
+  if (values["viz-dir"]) await Deno.mkdir(values["viz-dir"], { recursive: true });
+  const { matcher, config } = await createPipeline(values);
+  try {
+    const results = await ResultsFile.open(`${outDir}/pairs.jsonl`, {
+      ...config,
+      data: await Deno.realPath(dataset.root),
+    });
+    const todo = dataset.pairs.filter((p) => !results.done.has(p.id)).length;
+    out.log(`adapter:  ${matcher.adapterName}`);
+    out.log(`weights:  ${matcher.weightsSource} (refine ${config.refine})`);
+    out.log(
+      `results:  ${results.path}` +
+        (todo < dataset.pairs.length
+          ? ` (${dataset.pairs.length - todo} of ${dataset.pairs.length} pairs already done)`
+          : ""),
+    );
+    const progress = new Progress(todo, {
+      tty: Deno.stderr.isTerminal(),
+      write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+      log: (line) => out.error(line),
+    });
+    const vizDir = values["viz-dir"];
+    const records = await evaluate(matcher, dataset, config, results, async (event) => {
+      if (event.record.error) {
+        progress.clear();
+        out.error(`warning: ${event.pair.id}: ${event.record.error}`);
+      }
+      if (vizDir && event.images) await drawPair(vizDir, event);
+      progress.tick(event.pair.id);
+    });
+    const summary = summarize(dataset, records);
+    for (const line of table(summary)) out.log(line);
+    await Deno.writeTextFile(`${outDir}/pairs.csv`, recordsCsv(records));
+    await Deno.writeTextFile(
+      `${outDir}/summary.json`,
+      JSON.stringify({ data: dataset.root, config, ...summary }, null, 1) + "\n",
+    );
+    out.log(`wrote ${outDir}/pairs.csv, ${outDir}/summary.json`);
+    if (vizDir) {
+      await writeCharts(vizDir, summary, records);
+      out.log(`wrote ${vizDir}/maa.png, rotation_cdf.png, translation_cdf.png`);
+    }
+  } finally {
+    matcher.destroy();
+  }
+}
+
+/** Prints what was read: pairs, scenes, rows that cannot be scored, pairs filtered out. */
+function report(dataset: Dataset, out: Output): void {
+  const scenes = new Set(dataset.pairs.map((p) => p.scene));
+  out.log(
+    `dataset:  ${dataset.root} (${dataset.layout} layout): ${dataset.pairs.length} pairs ` +
+      `in ${scenes.size} scenes` +
+      (dataset.lowCovisibility ? `, ${dataset.lowCovisibility} below the covisibility` : ""),
+  );
+  const shown = 10;
+  for (const b of dataset.bad.slice(0, shown)) {
+    out.error(`warning: ${b.where}: ${b.reason}; not scored`);
+  }
+  if (dataset.bad.length > shown) {
+    out.error(`warning: … and ${dataset.bad.length - shown} more rows not scored (summary.json)`);
+  }
+}
+
+/** The table printed at the end. */
+function table(s: EvalSummary): string[] {
+  const f = (v: number | null, digits: number, unit = "") =>
+    v === null ? "–" : Number.isFinite(v) ? `${v.toFixed(digits)}${unit}` : "∞";
+  const rows = [
+    ["scene", "listed", "scored", "mAA", "med err_q", "med err_t", "no F", "matches", "ms/pair"],
+    ...s.scenes.map((r) => [
+      r.scene,
+      String(r.listed),
+      String(r.scored),
+      f(r.maa, 3),
+      f(r.medianErrQ, 2, "°"),
+      f(r.medianErrT, 3, " m"),
+      String(r.noF),
+      f(r.medianMatches, 0),
+      f(r.medianMs, 0),
+    ]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const lines = rows.map((r) =>
+    r.map((v, c) => (c ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ")
+  );
+  const scored = s.scenes.filter((r) => r.maa !== null).length;
+  lines.push(`mean mAA over ${scored} scenes: ${f(s.mean, 3)}`);
+  lines.push(
+    `scored ${s.scored} of ${s.listed} listed pairs` +
+      (s.notScored.length ? ` (${s.notScored.length} not scored: see the warnings)` : ""),
+  );
+  return lines;
+}
+
+/** Longest side of the per-pair drawings, pixels. */
+const VIZ_SIDE = 800;
+
+/** Draws one pair's matches given to RANSAC, inliers green and outliers red, at most 800 px. */
+async function drawPair(dir: string, { pair, images, estimate }: PairEvent): Promise<void> {
+  const [g0, g1] = images!, e = estimate!;
+  const s = Math.min(1, VIZ_SIDE / Math.max(g0.width, g0.height, g1.width, g1.height));
+  const shrink = (g: GrayImage) =>
+    s < 1
+      ? resizeArea(g, Math.max(1, Math.round(g.width * s)), Math.max(1, Math.round(g.height * s)))
+      : g;
+  const scale = (k: ArrayLike<number>) => Float64Array.from(k, (v) => (v + 0.5) * s - 0.5);
+  await Deno.writeFile(
+    `${dir}/${pair.id.replace(/[^\w.-]+/g, "_")}.png`,
+    drawMatches(shrink(g0), shrink(g1), scale(e.keypoints0), scale(e.keypoints1), {
+      inliers: e.inliers,
+      radius: 1,
+    }),
+  );
+}
+
+/** The per-scene mAA bar chart and the error CDFs. */
+async function writeCharts(
+  dir: string,
+  summary: EvalSummary,
+  records: { scene: string; errQ: number | null; errT: number | null; error?: string }[],
+): Promise<void> {
+  const bars = summary.scenes.map((r) => ({ label: r.scene, value: r.maa }));
+  bars.push({ label: "mean", value: summary.mean });
+  await Deno.writeFile(`${dir}/maa.png`, barChart(bars, "mAA per scene"));
+  const series = (key: "errQ" | "errT") =>
+    summary.scenes.map(({ scene }) => ({
+      label: scene,
+      errors: records.filter((r) => r.scene === scene && !r.error).map((r) => r[key] ?? Infinity),
+    }));
+  await Deno.writeFile(
+    `${dir}/rotation_cdf.png`,
+    cdfChart(series("errQ"), 10, "rotation error (degrees): fraction of pairs below"),
+  );
+  await Deno.writeFile(
+    `${dir}/translation_cdf.png`,
+    cdfChart(series("errT"), 5, "translation error (m): fraction of pairs below"),
+  );
+}
+
+if (import.meta.main) await runMain(main);

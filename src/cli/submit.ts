@@ -1,0 +1,153 @@
+/**
+ * `deno task submit --test-csv test.csv --images DIR --out submission.csv`:
+ * an IMC2022 submission (`sample_id,fundamental_matrix`) from the matcher +
+ * RANSAC pipeline.
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { parseArgs } from "node:util";
+import { estimatePair, Progress } from "../evaluate.ts";
+import { ImageError, loadImage } from "../image.ts";
+import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./eval.ts";
+import { fail, type Output, runMain } from "./common.ts";
+
+const HELP = `Usage: deno task submit --test-csv FILE --images DIR --out FILE [options]
+
+Writes an IMC2022 submission: for every row of the test CSV (columns
+sample_id,batch_id,image_1_id,image_2_id) a row sample_id,fundamental_matrix
+with F's nine numbers row-major, space-separated, in the test CSV's order
+(x2ᵀ F x1 = 0 for x1 in image_1). A sample whose images cannot be read or
+whose pair gives no F gets nine zeros (a failure for the scorer) and a
+warning; a row without a sample_id cannot be written and is reported.
+
+Options:
+      --test-csv FILE       the test CSV (required)
+      --images DIR          images at DIR/<batch_id>/<image_id>.EXT (required)
+      --ext EXT             image file extension (default png)
+  -o, --out FILE            the submission CSV (required)
+${PIPELINE_HELP}
+  -h, --help                show this help
+`;
+
+/** A failure's row: nine zeros. */
+const NO_F = Array(9).fill("0").join(" ");
+
+/** The `submit` command. */
+export async function main(args: string[], out: Output = console): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      "test-csv": { type: "string" },
+      images: { type: "string" },
+      ext: { type: "string", default: "png" },
+      out: { type: "string", short: "o" },
+      help: { type: "boolean", short: "h" },
+      ...PIPELINE_OPTIONS,
+    },
+  });
+  if (values.help) {
+    out.log(HELP);
+    return;
+  }
+  for (const name of ["test-csv", "images", "out"] as const) {
+    if (!values[name]) fail(`--${name} is required`);
+  }
+  const testCsv = values["test-csv"]!, imagesDir = values.images!.replace(/\/+$/, "");
+  const samples = await readTestCsv(testCsv, out);
+  if (!(await Deno.stat(imagesDir).catch(() => null))?.isDirectory) {
+    throw new Error(`--images ${imagesDir}: no such folder`);
+  }
+  const { matcher, config } = await createPipeline(values);
+  const rows = ["sample_id,fundamental_matrix"];
+  let failed = 0;
+  try {
+    out.log(`adapter:  ${matcher.adapterName}`);
+    out.log(`weights:  ${matcher.weightsSource} (refine ${config.refine})`);
+    const progress = new Progress(samples.length, {
+      tty: Deno.stderr.isTerminal(),
+      write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+      log: (line) => out.error(line),
+    });
+    const warn = (line: string) => {
+      progress.clear();
+      out.error(`warning: ${line}`);
+    };
+    for (const s of samples) {
+      let F: Float64Array | null = null;
+      if ("error" in s) {
+        warn(`${s.where}: ${s.error}; wrote no F for ${s.sampleId}`);
+      } else {
+        const path = (id: string) => `${imagesDir}/${s.batch}/${id}.${values.ext}`;
+        try {
+          const images = [await loadImage(path(s.image1)), await loadImage(path(s.image2))];
+          const e = await estimatePair(matcher, images[0], images[1], config);
+          F = e.F;
+          if (!F) warn(`${s.sampleId}: no F (${e.message ?? e.stop})`);
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+          warn(`${s.sampleId}: ${e.message}; wrote no F`);
+        }
+      }
+      if (!F) failed++;
+      rows.push(`${s.sampleId},${F ? Array.from(F, (v) => v.toExponential(9)).join(" ") : NO_F}`);
+      progress.tick(s.sampleId);
+    }
+  } finally {
+    matcher.destroy();
+  }
+  await Deno.writeTextFile(values.out!, rows.join("\n") + "\n");
+  out.log(
+    `wrote ${values.out}: ${samples.length} samples` +
+      (failed ? `, ${failed} without F (nine zeros)` : ""),
+  );
+}
+
+/** A row of the test CSV: a pair to match, or a sample whose row is malformed. */
+type Sample =
+  | { sampleId: string; batch: string; image1: string; image2: string }
+  | { sampleId: string; where: string; error: string };
+
+/** Reads the test CSV; rows without a sample_id are reported and left out. */
+async function readTestCsv(path: string, out: Output): Promise<Sample[]> {
+  const columns = ["sample_id", "batch_id", "image_1_id", "image_2_id"];
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(await Deno.readTextFile(path), {
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: no such file`);
+    throw new Error(`${path}: not a valid CSV file (${(e as Error).message})`);
+  }
+  const header = records[0]?.record ?? [];
+  const missing = columns.filter((c) => !header.includes(c));
+  if (missing.length) {
+    throw new Error(`${path}: no column ${missing.join(", ")} (the header is ${header.join(",")})`);
+  }
+  const [id, batch, image1, image2] = columns.map((c) => header.indexOf(c));
+  const samples: Sample[] = [];
+  for (const { record: r, info } of records.slice(1)) {
+    const where = `${path}:${info.lines}`;
+    if (!r[id]) {
+      out.error(`warning: ${where}: no sample_id; the row cannot be written`);
+    } else if (r.length !== header.length || !r[batch] || !r[image1] || !r[image2]) {
+      samples.push({
+        sampleId: r[id],
+        where,
+        error: r.length !== header.length
+          ? `${r.length} fields where the header has ${header.length}`
+          : "an empty batch_id or image id",
+      });
+    } else {
+      samples.push({ sampleId: r[id], batch: r[batch], image1: r[image1], image2: r[image2] });
+    }
+  }
+  if (!samples.length) throw new Error(`${path}: no samples`);
+  return samples;
+}
+
+if (import.meta.main) await runMain(main);
