@@ -185,6 +185,7 @@ function describe(d: Dispatch): string {
     case "ransac.wgsl:reduce":
       return `${u[0]} matches`;
     default:
+      if (d.pipeline.label === "dual_softmax.wgsl:mutual") return `${u[3]}×${u[2]}`;
       if (d.pipeline.label.startsWith("dual_softmax.wgsl:")) return `${u[0]}×${u[2]}`;
       return `u32 [${u}]`;
   }

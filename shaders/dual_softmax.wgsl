@@ -35,7 +35,7 @@ struct Matches {
 @group(0) @binding(2) var<storage, read_write> rowStats: array<f32>; // [L, 2]: max, Σexp
 @group(0) @binding(3) var<storage, read_write> colStats: array<f32>; // [S, 2]
 @group(0) @binding(4) var<storage, read_write> rowBest: array<u32>; // [L, 2]: j, conf bits
-@group(0) @binding(5) var<storage, read_write> colBest: array<u32>; // [S, 2]: i, conf bits
+@group(0) @binding(5) var<storage, read_write> colBest: array<u32>; // [S, 2]: i, key bits (below)
 @group(0) @binding(6) var<storage, read_write> conf: array<f32>; // [T, S]
 @group(0) @binding(7) var<storage, read_write> matches: Matches;
 
@@ -81,37 +81,50 @@ fn col_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   colStats[2u * j + 1u] = s;
 }
 
+// conf[i, j] = exp(2·sim − rowLse_i − colLse_j) with lse = max + ln Σexp, so along a
+// row the best j maximises 2·sim[i, j] − colLse_j, and along a column the best i
+// maximises 2·sim[i, j] − rowLse_i: one logarithm per entry instead of two
+// exponentials and two divisions; the winner's confidence is computed as before.
+fn rowLse(i: u32) -> f32 {
+  return rowStats[2u * i] + log(rowStats[2u * i + 1u]);
+}
+
+fn colLse(j: u32) -> f32 {
+  return colStats[2u * j] + log(colStats[2u * j + 1u]);
+}
+
 @compute @workgroup_size(64)
 fn row_best(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = index(gid, nwg);
   if (r >= p.T) { return; }
-  var best = -1.0;
+  var best = -3.0e38;
   var bj = 0u;
   for (var j = 0u; j < p.S; j++) {
-    let c = confidence_at(r, j);
-    if (c > best) {
-      best = c;
+    let key = 2.0 * sim[r * p.S + j] - colLse(j);
+    if (key > best) {
+      best = key;
       bj = j;
     }
   }
   rowBest[2u * (p.i0 + r)] = bj;
-  rowBest[2u * (p.i0 + r) + 1u] = bitcast<u32>(best);
+  rowBest[2u * (p.i0 + r) + 1u] = bitcast<u32>(confidence_at(r, bj));
 }
 
 @compute @workgroup_size(64)
 fn col_best(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let j = index(gid, nwg);
   if (j >= p.S) { return; }
-  var best = -1.0;
+  _ = colStats[0]; // bound by the host like row_best's inputs; unused here
+  var best = -3.0e38;
   var bi = 0u;
   if (p.first == 0u) {
     bi = colBest[2u * j];
     best = bitcast<f32>(colBest[2u * j + 1u]);
   }
   for (var r = 0u; r < p.T; r++) {
-    let c = confidence_at(r, j);
-    if (c > best) {
-      best = c;
+    let key = 2.0 * sim[r * p.S + j] - rowLse(p.i0 + r);
+    if (key > best) {
+      best = key;
       bi = p.i0 + r;
     }
   }

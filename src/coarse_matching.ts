@@ -99,8 +99,9 @@ export async function coarseMatching(
     cached = await linear(gpu, rows, f1AsWeight, { scale: 1 / (C * options.temperature) });
     return [cached, i0, T];
   };
-  // Counts per similarity entry: statistics max + exp-sum (4 flops), best entry: the
-  // confidence (8 flops); each pass reads the tile once, plus its row/column values.
+  // Counts per similarity entry: statistics max + exp-sum (4 flops); best entry
+  // 2·sim − log-sum-exp (a logarithm and 3 flops, counted 4). Each pass reads the
+  // tile once, plus its row/column values.
   const cost = (T: number, perEntry: number, rows: number, cols: number) => ({
     flops: perEntry * T * S,
     bytes: 4 * (T * S + rows * T + cols * S),
@@ -149,14 +150,14 @@ export async function coarseMatching(
       buffers: [...stats, rowBest],
       ...u,
       workgroups: grid(T, 64),
-      ...cost(T, 8, 4, 2),
+      ...cost(T, 4, 2, 2),
     });
     gpu.dispatch({
       pipeline: await kernel("col_best"),
       buffers: [...stats, null, colBest],
       ...u,
       workgroups: grid(S, 64),
-      ...cost(T, 8, 2, t === 0 ? 4 : 6),
+      ...cost(T, 4, 2, t === 0 ? 2 : 4),
     });
     if (options.keepConfidence) {
       confidence = gpu.tensor([L, S]);
