@@ -132,8 +132,9 @@ Options:
       --limit N             at most N listed pairs per scene (the first N)
       --covisibility X      IMC2022 layout: keep pairs with covisibility >= X
                             (default 0.1)
-${PIPELINE_HELP}
   -h, --help                show this help
+
+${PIPELINE_HELP}
 `;
 
 /** The `eval` command. */

@@ -25,8 +25,9 @@ Options:
       --images DIR          images at DIR/<batch_id>/<image_id>.EXT (required)
       --ext EXT             image file extension (default png)
   -o, --out FILE            the submission CSV (required)
-${PIPELINE_HELP}
   -h, --help                show this help
+
+${PIPELINE_HELP}
 `;
 
 /** A failure's row: nine zeros. */
