@@ -338,6 +338,7 @@ async function benchSize(
   model: SyntheticModel,
   [width, height]: [number, number],
   o: Options,
+  weightsMiB: number,
 ): Promise<ModelRun> {
   const gpu = matcher.gpu;
   const loftr = matcher.model;
@@ -347,7 +348,7 @@ async function benchSize(
   const resize = { width, height };
 
   // One pair through the stages, synced and marked after each; the image upload counts
-  // in the backbone. Returns the wall time per stage and the match count.
+  // in the backbone. Returns the wall time per stage.
   const staged = async (mark: (stage: string) => void) => {
     const wall: Record<string, number> = {};
     let t = performance.now();
@@ -365,16 +366,15 @@ async function benchSize(
       gpu.release(tensor);
     }
     await end("backbone");
-    let count = 0;
     if (whole) {
       const list = await loftr.match(feats[0], feats[1], { onStage: end });
-      count = (await readMatches(gpu, list.matches)).i.length;
+      await readMatches(gpu, list.matches);
       if (list.refined) await gpu.read(list.refined);
       gpu.release(list.matches.buffer, list.refined);
       await end("read back");
     }
     for (const f of feats) loftr.releaseFeatures(f);
-    return { wall, count };
+    return wall;
   };
 
   try {
@@ -397,7 +397,7 @@ async function benchSize(
       }
       let wall: Record<string, number> = {};
       const p = await profiled(gpu, async (mark) => {
-        wall = (await staged(mark)).wall;
+        wall = await staged(mark);
       });
       walls.push(wall);
       reps.push(p.rows);
@@ -425,7 +425,7 @@ async function benchSize(
       stages,
       kernels,
       families: families(all),
-      memory: { weightsMiB: 0, peakMiB: mem.peak / MiB },
+      memory: { weightsMiB, peakMiB: mem.peak / MiB },
       pipelines: { afterWarmup, afterRuns: gpu.pipelineCount },
       readbacksPerPair: whole ? reads : undefined,
     };
@@ -712,8 +712,7 @@ async function main(args: string[]): Promise<void> {
       const weightsMiB = gpu.memory().inUse / MiB;
       if (o.models.includes(model) && modelSections.some((s) => o.sections.has(s))) {
         for (const size of o.sizes) {
-          const run = await benchSize(matcher, model, size, o);
-          if (run.memory) run.memory.weightsMiB = weightsMiB;
+          const run = await benchSize(matcher, model, size, o, weightsMiB);
           runs.push(run);
           console.log(report(run));
         }

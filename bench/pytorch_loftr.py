@@ -221,6 +221,7 @@ def main():
     per_stage = {s: median([r[0][s] for r in runs]) for s in stages}
     total = sum(v for s, v in per_stage.items() if s != "fine refinement at capacity")
     result = {
+        "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "blas": loaded_blas(),
