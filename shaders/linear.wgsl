@@ -7,8 +7,8 @@
 // A workgroup computes a 32 × 32 tile of y (rows 32·wid.y …, columns 32·wid.x …):
 // eight invocations of 4 rows each, in two passes of 16 columns. When K1 and
 // K − K1 are multiples of 4 (every LoFTR layer), features are read 4 at a time
-// as vec4, so each step is 4 + 16 vec4 loads for 256 multiply-adds into 16 vec4
-// accumulators. Weight loads depend only on the workgroup and the loop counter,
+// as vec4, so each step is 4 + 16 vec4 loads for 256 multiply-adds into four 4×4
+// matrix accumulators. Weight loads depend only on the workgroup and the loop counter,
 // the same for every invocation. Other sizes take a scalar path.
 // On lavapipe the cost is in the loads, not the arithmetic: this layout runs at
 // 8–12 GFLOP/s on 2 cores where 64 invocations of 4 × 4 scalar blocks ran at
@@ -92,12 +92,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   for (var half = 0u; half < TILE; half += COLS) {
     let n0 = wid.x * TILE + half;
     if (n0 >= p.N) { break; }
-    // Row r, columns n0 + 4g .. +3: a<r><g>. Separate accumulators: indexing an
-    // array with loop variables is several times slower on lavapipe.
-    var a00 = vec4f(); var a01 = vec4f(); var a02 = vec4f(); var a03 = vec4f();
-    var a10 = vec4f(); var a11 = vec4f(); var a12 = vec4f(); var a13 = vec4f();
-    var a20 = vec4f(); var a21 = vec4f(); var a22 = vec4f(); var a23 = vec4f();
-    var a30 = vec4f(); var a31 = vec4f(); var a32 = vec4f(); var a33 = vec4f();
+    // Row r: column g of a<r> holds columns n0 + 4g .. +3. Separate accumulators:
+    // indexing an array with loop variables is several times slower on lavapipe.
+    var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
     if (vectorised) {
       let A = p.K1 / 4u;
       let B = K2 / 4u;
@@ -113,10 +110,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
         let w1 = block(n0 + 4u, k);
         let w2 = block(n0 + 8u, k);
         let w3 = block(n0 + 12u, k);
-        a00 += v0 * w0; a01 += v0 * w1; a02 += v0 * w2; a03 += v0 * w3;
-        a10 += v1 * w0; a11 += v1 * w1; a12 += v1 * w2; a13 += v1 * w3;
-        a20 += v2 * w0; a21 += v2 * w1; a22 += v2 * w2; a23 += v2 * w3;
-        a30 += v3 * w0; a31 += v3 * w1; a32 += v3 * w2; a33 += v3 * w3;
+        a0 += mat4x4f(v0 * w0, v0 * w1, v0 * w2, v0 * w3);
+        a1 += mat4x4f(v1 * w0, v1 * w1, v1 * w2, v1 * w3);
+        a2 += mat4x4f(v2 * w0, v2 * w1, v2 * w2, v2 * w3);
+        a3 += mat4x4f(v3 * w0, v3 * w1, v3 * w2, v3 * w3);
       }
     } else {
       for (var k = 0u; k < p.K; k++) {
@@ -129,36 +126,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           s0 = x2At(r0 * K2 + j); s1 = x2At(r1 * K2 + j);
           s2 = x2At(r2 * K2 + j); s3 = x2At(r3 * K2 + j);
         }
-        let w0 = weight(n0, k);
-        let w1 = weight(n0 + 4u, k);
-        let w2 = weight(n0 + 8u, k);
-        let w3 = weight(n0 + 12u, k);
-        a00 += s0 * w0; a01 += s0 * w1; a02 += s0 * w2; a03 += s0 * w3;
-        a10 += s1 * w0; a11 += s1 * w1; a12 += s1 * w2; a13 += s1 * w3;
-        a20 += s2 * w0; a21 += s2 * w1; a22 += s2 * w2; a23 += s2 * w3;
-        a30 += s3 * w0; a31 += s3 * w1; a32 += s3 * w2; a33 += s3 * w3;
+        let w = mat4x4f(weight(n0, k), weight(n0 + 4u, k), weight(n0 + 8u, k), weight(n0 + 12u, k));
+        a0 += s0 * w;
+        a1 += s1 * w;
+        a2 += s2 * w;
+        a3 += s3 * w;
       }
     }
-    store(m0, n0, a00, a01, a02, a03);
-    store(m0 + 1u, n0, a10, a11, a12, a13);
-    store(m0 + 2u, n0, a20, a21, a22, a23);
-    store(m0 + 3u, n0, a30, a31, a32, a33);
+    store(m0, n0, a0);
+    store(m0 + 1u, n0, a1);
+    store(m0 + 2u, n0, a2);
+    store(m0 + 3u, n0, a3);
   }
 }
 
-// Writes row m, columns n0 .. n0+15.
-fn store(m: u32, n0: u32, c0: vec4f, c1: vec4f, c2: vec4f, c3: vec4f) {
+// Writes row m, columns n0 .. n0+15 (column g of `acc`: n0 + 4g .. +3).
+fn store(m: u32, n0: u32, acc: mat4x4f) {
   if (m >= p.M) { return; }
   for (var i = 0u; i < COLS; i++) {
     let n = n0 + i;
     if (n >= p.N) { return; }
-    var v: f32;
-    switch i / 4u {
-      case 0u: { v = c0[i % 4u]; }
-      case 1u: { v = c1[i % 4u]; }
-      case 2u: { v = c2[i % 4u]; }
-      default: { v = c3[i % 4u]; }
-    }
-    y[m * p.N + n] = activate(v + b[n]) * p.scale;
+    y[m * p.N + n] = activate(acc[i / 4u][i % 4u] + b[n]) * p.scale;
   }
 }
