@@ -3,16 +3,7 @@
  * a bar chart (per-scene mAA) and step-function CDFs of pose errors.
  * @module
  */
-import pngModule from "imagescript/png/node.js";
-import { type Rgb, viridis } from "./viz.ts";
-
-// imagescript's pure-JS PNG encoder, as src/viz.ts uses it.
-const png = pngModule as {
-  encode(
-    data: Uint8Array,
-    options: { width: number; height: number; channels: number; level: number },
-  ): Uint8Array;
-};
+import { encodePng, type Rgb, viridis } from "./viz.ts";
 
 /**
  * 3×5 glyphs of FONT_CHARS: five rows of three bits (left = 4) as octal digits, top
@@ -68,7 +59,7 @@ class Canvas {
   }
 
   png(): Uint8Array {
-    return png.encode(this.px, { width: this.width, height: this.height, channels: 4, level: 6 });
+    return encodePng(this.px, this.width, this.height);
   }
 }
 

@@ -18,7 +18,7 @@
  * their reason, never dropped silently.
  * @module
  */
-import { parse } from "csv-parse/sync";
+import { parseCsv as parse } from "./deps.ts";
 import { mul3, mulVec3, transpose3 } from "./linalg.ts";
 import type { PairTruth } from "./metric.ts";
 
@@ -97,15 +97,22 @@ export async function loadDataset(dir: string, options: DatasetOptions = {}): Pr
 class RowError extends Error {}
 
 /** A row of a CSV file: its line and its fields by column name. */
-interface Row {
+/** A data row of a CSV file, by column name. */
+export interface Row {
+  /** `<file>:<line>`, for messages. */
   where: string;
+  /** The row's values by header name ("" where the row is short). */
   fields: Record<string, string>;
   /** Why the row is malformed (wrong number of fields), if it is. */
   error?: string;
 }
 
-/** Reads a CSV file with a header that has at least the `required` columns. */
-async function readCsv(path: string, required: string[]): Promise<Row[]> {
+/**
+ * Reads a CSV file with a header that has at least the `required` columns;
+ * a {@link DatasetError} naming the file when it is missing, empty, not CSV
+ * or lacks a column. Rows with the wrong number of fields carry an `error`.
+ */
+export async function readCsv(path: string, required: string[]): Promise<Row[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

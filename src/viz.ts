@@ -46,6 +46,11 @@ const png = pngEncoder as {
   ): Uint8Array;
 };
 
+/** PNG bytes of an RGBA bitmap (`level`: zlib compression 0–9). */
+export function encodePng(rgba: Uint8Array, width: number, height: number, level = 6): Uint8Array {
+  return png.encode(rgba, { width, height, channels: 4, level });
+}
+
 const GREEN: Rgb = [0, 255, 0];
 const RED: Rgb = [255, 0, 0];
 
@@ -124,7 +129,7 @@ export function drawMatches(
       }
     }
   }
-  return png.encode(px, { width, height, channels: 4, level: 1 });
+  return encodePng(px, width, height, 1);
 }
 
 /** Bresenham's line from (x0, y0) to (x1, y1), both ends included. */

@@ -3,13 +3,16 @@ import { createBackbone } from "../src/backbone.ts";
 import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
 import { Gpu } from "../src/gpu.ts";
 import { loadImage } from "../src/image.ts";
+import { BUNDLED_WEIGHTS, type HostTensor, loadWeights } from "../src/weights.ts";
 import {
-  BUNDLED_WEIGHTS,
-  convertCheckpoint,
-  type HostTensor,
-  loadWeights,
-} from "../src/weights.ts";
-import { fixture, needsShared, readNpy, relL2, seededRandom, sharedDir } from "./util.ts";
+  fixture,
+  fullRandomWeights,
+  needsShared,
+  readNpy,
+  relL2,
+  seededRandom,
+  sharedDir,
+} from "./util.ts";
 
 /** A `[C, H, W]` map in float64 on the CPU. */
 interface Map3 {
@@ -270,10 +273,7 @@ Deno.test({
   ),
   fn: async () => {
     const R = `${sharedDir}reference/full_random/`;
-    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
-    const weights = await loadWeights(
-      convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }),
-    );
+    const weights = await fullRandomWeights();
     const gpu = await Gpu.create();
     try {
       const image = readNpy(`${R}image0.npy`);

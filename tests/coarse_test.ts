@@ -7,13 +7,8 @@ import { coarseMatching, readMatches } from "../src/coarse_matching.ts";
 import { Gpu, type Tensor } from "../src/gpu.ts";
 import { addPositionEncoding, positionEncodingTable } from "../src/position_encoding.ts";
 import { Transformer } from "../src/transformer.ts";
-import {
-  BUNDLED_WEIGHTS,
-  convertCheckpoint,
-  loadWeights,
-  type ModelWeights,
-} from "../src/weights.ts";
-import { fixture, needsShared, readNpy, relL2, sharedDir } from "./util.ts";
+import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/weights.ts";
+import { fixture, fullRandomWeights, needsShared, readNpy, relL2, sharedDir } from "./util.ts";
 
 const tinyFixture = (name: string) => readNpy(fixture(`tiny_real/${name}.npy`));
 const reference = (dump: string, name: string) =>
@@ -149,9 +144,7 @@ Deno.test({
     "full_random: 8 coarse layers (d_model 256, 8 heads), confidence matrix, 155 matches",
   ),
   fn: async () => {
-    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
-    const bytes = await Deno.readFile(path);
-    const weights = await loadWeights(await convertCheckpoint(bytes, path, { dtype: "f32" }));
+    const weights = await fullRandomWeights();
     await withGpu(async (gpu) => {
       await checkLayers(gpu, weights, "full_random", "coarse_layer", 8, 1e-5);
       await checkConfidence(gpu, "full_random", "coarse_layer7_out", 1e-3);

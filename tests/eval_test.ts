@@ -3,20 +3,18 @@
 // Fixtures are built in temporary folders from the Strecha images and ground truth in
 // tests/fixtures (row 0 of relpose/pairs.csv: fountain_0001 → fountain_0000).
 import assert from "node:assert/strict";
-import { parse } from "csv-parse/sync";
-import pngModule from "imagescript/png/node.js";
+import { parseCsv as parse, pngEncoder as pngModule } from "../src/deps.ts";
 import { barChart, cdfChart } from "../src/chart.ts";
 import { DatasetError, loadDataset } from "../src/dataset.ts";
 import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
 import { axisAngleRotation, mul3, mulVec3 } from "../src/linalg.ts";
 import { maa, poseErrors } from "../src/metric.ts";
 import { refineMatches } from "../src/refine.ts";
-import { fixture } from "./util.ts";
+import { fixture, runCli } from "./util.ts";
 
 const png = pngModule as {
   decode(bytes: Uint8Array): { width: number; height: number; pixels: Uint8Array };
 };
-const ROOT = new URL("..", import.meta.url).pathname;
 const JPG1 = fixture("images/fountain_0001.jpg"), JPG0 = fixture("images/fountain_0000.jpg");
 
 /** Row 0 of the Strecha ground truth: fountain_0001 (image 1) → fountain_0000 (image 2). */
@@ -106,19 +104,7 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-async function cli(
-  script: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
-}
+const cli = runCli;
 
 function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) {
   assert.equal(a.length, b.length, what);

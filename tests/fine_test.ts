@@ -8,8 +8,7 @@ import { fineWindows } from "../src/fine_windows.ts";
 import { Gpu, type Tensor } from "../src/gpu.ts";
 import { Transformer } from "../src/transformer.ts";
 import { grayFromArray, Matcher } from "../mod.ts";
-import { convertCheckpoint, loadWeights } from "../src/weights.ts";
-import { needsShared, readNpy, relL2, sharedDir } from "./util.ts";
+import { fullRandomWeights, needsShared, readNpy, relL2, sharedDir } from "./util.ts";
 
 Deno.test("fine windows: 5×5 around (4·cx, 4·cy), zero padding, coarse projection appended", async () => {
   const gpu = await Gpu.create();
@@ -59,10 +58,7 @@ Deno.test({
   fn: async () => {
     const R = `${sharedDir}reference/full_random/`;
     const ref = (name: string) => readNpy(`${R}${name}.npy`);
-    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
-    const weights = await loadWeights(
-      convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }),
-    );
+    const weights = await fullRandomWeights();
     const gpu = await Gpu.create();
     const up = (name: string): Tensor => {
       const a = ref(name);
@@ -144,10 +140,7 @@ Deno.test({
   fn: async () => {
     const R = `${sharedDir}reference/full_random/`;
     const ref = (name: string) => readNpy(`${R}${name}.npy`);
-    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
-    const weights = await loadWeights(
-      convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }),
-    );
+    const weights = await fullRandomWeights();
     const matcher = await Matcher.create({ weights });
     try {
       const image = (name: string) => grayFromArray(ref(name).data as Float32Array, 320, 240, name);

@@ -2,7 +2,7 @@
 // with the bundled distilled coarse LoFTR (real trained weights).
 import assert from "node:assert/strict";
 import { drawMatches, Gpu, grayFromArray, loadImage, Matcher } from "../mod.ts";
-import { fixture, readNpy } from "./util.ts";
+import { fixture, readNpy, runCli } from "./util.ts";
 
 const PNG0 = fixture("images/fountain_0001.png"); // the reference's own 640×480 inputs
 const PNG1 = fixture("images/fountain_0000.png");
@@ -132,20 +132,8 @@ Deno.test({
         [[JPG0, JPG1, "--resize", "big"], /--resize/],
       ];
       for (const [args, pattern] of cases) {
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-read",
-            "--allow-write",
-            "--allow-env",
-            "src/cli/match.ts",
-            ...args,
-          ],
-          cwd: new URL("..", import.meta.url).pathname,
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const err = new TextDecoder().decode(out.stderr).trim();
+        const out = await runCli("src/cli/match.ts", args);
+        const err = out.err.trim();
         assert.notEqual(out.code, 0, `${args.join(" ")}: exit 0`);
         assert.equal(err.split("\n").length, 1, `${args.join(" ")}: ${err}`);
         assert.match(err, /^error: /);

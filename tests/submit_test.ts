@@ -2,12 +2,10 @@
 // (images at <images>/<batch_id>/<image_id>.png), built from the Strecha fixture PNGs:
 // fountain_0001 and fountain_0000 after the reference's 640×480 INTER_AREA resize.
 import assert from "node:assert/strict";
-import { parse } from "csv-parse/sync";
+import { parseCsv as parse } from "../src/deps.ts";
 import { mulVec3, transpose3 } from "../src/linalg.ts";
 import { poseErrors } from "../src/metric.ts";
-import { fixture } from "./util.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { fixture, runCli } from "./util.ts";
 
 /** Ground truth of row 0 (fountain_0001 → fountain_0000) for the 640×480 PNGs. */
 const ROW: Record<string, string> = parse(
@@ -31,16 +29,7 @@ const K640 = Float64Array.of(
 );
 const R = num(ROW.R), T = num(ROW.T);
 
-async function submit(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/submit.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
-}
+const submit = (args: string[]) => runCli("src/cli/submit.ts", args);
 
 Deno.test({
   name: "submit: one row per sample in test.csv order; F of the real pair and of its reverse",

@@ -1,4 +1,5 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
+import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/weights.ts";
 
 /** Relative L2 error ‖a − b‖₂ / ‖b‖₂ (the measure of ../shared/reference/README.md). */
 export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -82,4 +83,40 @@ export async function rejection(p: Promise<unknown>): Promise<Error> {
     return e as Error;
   }
   throw new Error("expected a rejection");
+}
+
+/** What a command-line run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs `deno run <script> …args` from the repository root with the permissions
+ * the deno tasks grant (read, write, env), as a user would run the task.
+ */
+export async function runCli(script: string, args: string[]): Promise<CliRun> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
+}
+
+let fullRandom: Promise<ModelWeights> | null = null;
+
+/**
+ * The full outdoor architecture with seeded random weights
+ * (`../shared/weights/loftr_outdoor_random_seed0.ckpt`), converted once per test run.
+ */
+export function fullRandomWeights(): Promise<ModelWeights> {
+  fullRandom ??= (async () => {
+    const path = `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
+    return await loadWeights(convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }));
+  })();
+  return fullRandom;
 }

@@ -4,10 +4,10 @@
  * RANSAC pipeline.
  * @module
  */
-import { parse } from "csv-parse/sync";
 import { parseArgs } from "node:util";
 import { estimatePair, Progress } from "../evaluate.ts";
 import { ImageError, loadImage } from "../image.ts";
+import { readCsv } from "../dataset.ts";
 import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./eval.ts";
 import { fail, type Output, runMain } from "./common.ts";
 
@@ -110,41 +110,24 @@ type Sample =
 
 /** Reads the test CSV; rows without a sample_id are reported and left out. */
 async function readTestCsv(path: string, out: Output): Promise<Sample[]> {
-  const columns = ["sample_id", "batch_id", "image_1_id", "image_2_id"];
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(await Deno.readTextFile(path), {
-      bom: true,
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      trim: true,
-    });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: no such file`);
-    throw new Error(`${path}: not a valid CSV file (${(e as Error).message})`);
-  }
-  const header = records[0]?.record ?? [];
-  const missing = columns.filter((c) => !header.includes(c));
-  if (missing.length) {
-    throw new Error(`${path}: no column ${missing.join(", ")} (the header is ${header.join(",")})`);
-  }
-  const [id, batch, image1, image2] = columns.map((c) => header.indexOf(c));
+  const rows = await readCsv(path, ["sample_id", "batch_id", "image_1_id", "image_2_id"]);
   const samples: Sample[] = [];
-  for (const { record: r, info } of records.slice(1)) {
-    const where = `${path}:${info.lines}`;
-    if (!r[id]) {
+  for (const { where, fields: f, error } of rows) {
+    if (!f.sample_id) {
       out.error(`warning: ${where}: no sample_id; the row cannot be written`);
-    } else if (r.length !== header.length || !r[batch] || !r[image1] || !r[image2]) {
+    } else if (error || !f.batch_id || !f.image_1_id || !f.image_2_id) {
       samples.push({
-        sampleId: r[id],
+        sampleId: f.sample_id,
         where,
-        error: r.length !== header.length
-          ? `${r.length} fields where the header has ${header.length}`
-          : "an empty batch_id or image id",
+        error: error ?? "an empty batch_id or image id",
       });
     } else {
-      samples.push({ sampleId: r[id], batch: r[batch], image1: r[image1], image2: r[image2] });
+      samples.push({
+        sampleId: f.sample_id,
+        batch: f.batch_id,
+        image1: f.image_1_id,
+        image2: f.image_2_id,
+      });
     }
   }
   if (!samples.length) throw new Error(`${path}: no samples`);
