@@ -73,10 +73,8 @@ export interface MatchResult {
   timings: Record<string, number>;
 }
 
-/** An image ready for matching: original size, network input size and features. */
+/** An image ready for matching: network input size (with the scale back) and features. */
 interface PreparedImage {
-  width: number;
-  height: number;
   input: InputSize;
   features: ImageFeatures;
 }
@@ -220,7 +218,7 @@ export class Matcher {
     try {
       const features = await this.model.features(tensor);
       await stage("backbone");
-      return { width: gray.width, height: gray.height, input: size, features };
+      return { input: size, features };
     } finally {
       this.gpu.release(tensor);
     }
@@ -250,7 +248,7 @@ export class Matcher {
     const reach = fine ? Math.floor(fine.window / 2) * fineStride : 0;
     const keypoints = (ids: Uint32Array, img: PreparedImage, refine: boolean) => {
       const gw = img.features.grid.width;
-      const sx = img.width / img.input.width, sy = img.height / img.input.height;
+      const { scaleX: sx, scaleY: sy } = img.input;
       const out = new Float32Array(2 * n);
       for (let r = 0; r < n; r++) {
         // Coarse keypoint: the cell's top-left corner in input pixels (LoFTR's convention).

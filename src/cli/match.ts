@@ -138,7 +138,10 @@ export async function main(args: string[], out: Output = console): Promise<void>
   const weights = values.model ? await resolveModel(values.model) : values.weights;
   const matcher = await Matcher.create({ weights });
   try {
-    const result = await matcher.match(images[0], images[1], {
+    // The drawing needs the decoded images: decode them once, for both.
+    const decoded = values.viz ? await Promise.all(images.map(loadImage)) : null;
+    const [in0, in1] = decoded ?? images;
+    const result = await matcher.match(in0, in1, {
       resize,
       threshold,
       borderRemoval: border,
@@ -169,7 +172,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
       out.log(`wrote ${outFile}`);
     }
     if (values.viz) {
-      const [g0, g1] = await Promise.all(images.map(loadImage));
+      const [g0, g1] = decoded!;
       const { coarseStride, fine } = matcher.model.config;
       const threshold = ransacThreshold(
         ransacThresholdOption,
