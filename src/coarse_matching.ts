@@ -203,10 +203,15 @@ export async function readMatches(gpu: Gpu, m: GpuMatches): Promise<CoarseMatche
   return { i, j, confidence, slot: Uint32Array.from(order) };
 }
 
-/** Puts a given coarse match list on the GPU (e.g. to refine matches found elsewhere). */
-export function uploadMatches(gpu: Gpu, m: CoarseMatches): GpuMatches {
+/**
+ * Puts a given coarse match list on the GPU (e.g. to refine matches found
+ * elsewhere), with `capacity` slots (default: the number of matches; more
+ * leaves empty slots past the count, as in the lists {@link coarseMatching} makes).
+ */
+export function uploadMatches(gpu: Gpu, m: CoarseMatches, capacity = m.i.length): GpuMatches {
   const n = m.i.length;
-  const raw = new Uint32Array(1 + 3 * n);
+  if (capacity < n) throw new RangeError(`capacity ${capacity} < ${n} matches`);
+  const raw = new Uint32Array(1 + 3 * capacity);
   const bits = new Float32Array(raw.buffer);
   raw[0] = n;
   for (let k = 0; k < n; k++) {
@@ -214,5 +219,5 @@ export function uploadMatches(gpu: Gpu, m: CoarseMatches): GpuMatches {
     raw[2 + 3 * k] = m.j[k];
     bits[3 + 3 * k] = m.confidence[k];
   }
-  return { buffer: gpu.tensor([raw.length], raw, "u32"), capacity: n };
+  return { buffer: gpu.tensor([raw.length], raw, "u32"), capacity };
 }

@@ -1,15 +1,24 @@
 /**
  * The fine stage of LoFTR: each coarse match is refined to sub-pixel
  * accuracy inside a W×W window of the fine feature maps.
+ *
+ * The match list's capacity (min(L, S) slots) is far above the number of
+ * matches found, which only the GPU knows. The stage therefore runs over
+ * batches of slots, bounding its memory, and every dispatch is sized on the
+ * GPU for the batch's live slots (indirect dispatch): a batch past the match
+ * count costs a few empty dispatches.
  * @module
  */
 import type { LoftrConfig } from "./architecture.ts";
 import type { GpuMatches } from "./coarse_matching.ts";
-import { fineExpectation } from "./fine_matching.ts";
-import { fineWindows, gatherRows, type Side } from "./fine_windows.ts";
+import { type FineExpectation, fineExpectation } from "./fine_matching.ts";
+import { fineWindows, gatherRows, liveSlots, type MatchBatch, type Side } from "./fine_windows.ts";
 import type { Gpu, Tensor } from "./gpu.ts";
 import { linear, type LinearWeights } from "./linear.ts";
 import { type TensorSource, Transformer, uploadLinear } from "./transformer.ts";
+
+/** Matches refined per batch by default: about 70 MB of work tensors for the full model. */
+export const DEFAULT_FINE_BATCH = 512;
 
 /** One image's inputs to the fine stage. */
 export interface FineInput {
@@ -21,17 +30,18 @@ export interface FineInput {
   coarseWidth: number;
 }
 
-/** What the fine stage produces, per match slot of the coarse list. */
-export interface FineOutput {
-  /** Fine-transformer input (`merge_feat` output) of each image, `[capacity·W², Cf]`. */
+/** Options of {@link FineRefinement.run}. */
+export interface FineRunOptions {
+  /** Match slots per batch (default {@link DEFAULT_FINE_BATCH}); memory grows with it. */
+  batch?: number;
+  /** Also return the fine transformer's inputs (`merge_feat` outputs), for inspection and tests. */
+  keepPre?: boolean;
+}
+
+/** What the fine stage produces, per slot of the coarse match list. */
+export interface FineOutput extends FineExpectation {
+  /** With `keepPre`: the fine-transformer input of each image, `[capacity·W², Cf]`. */
   pre?: [Tensor, Tensor];
-  /** Heatmaps `[capacity, W²]`. */
-  heatmap: Tensor;
-  /**
-   * `[capacity, 3]`: (e_x, e_y, std). Image-1 keypoints move by
-   * `e · (W // 2) · fineStride` input pixels; image-0 keypoints stay.
-   */
-  refined: Tensor;
 }
 
 /** Fine refinement with its weights on the GPU. */
@@ -60,32 +70,63 @@ export class FineRefinement {
   }
 
   /**
-   * Refines `matches` between two images. With `keepPre`, also returns the
-   * fine transformer's inputs (for inspection and tests).
+   * Refines `matches` between two images. The heatmap `[capacity, W²]` and
+   * `refined` `[capacity, 3]` = (e_x, e_y, std) are zero past the match count;
+   * image-1 keypoints move by `e · (W // 2) · fineStride` input pixels.
    */
-  async run(matches: GpuMatches, a: FineInput, b: FineInput, keepPre = false): Promise<FineOutput> {
+  async run(
+    matches: GpuMatches,
+    a: FineInput,
+    b: FineInput,
+    options: FineRunOptions = {},
+  ): Promise<FineOutput> {
     const gpu = this.#gpu;
-    const fine = this.#config.fine!;
-    const ratio = this.#config.coarseStride / this.#config.fineStride;
-    const pre = async (side: Side, x: FineInput) => {
-      const rows = await gatherRows(gpu, matches, side, x.coarse);
-      const proj = await linear(gpu, rows, this.#downProj);
-      const windows = await fineWindows(gpu, matches, side, x.fine, proj, {
-        coarseWidth: x.coarseWidth,
-        ratio,
-        window: fine.window,
-      });
-      const merged = await linear(gpu, windows, this.#mergeFeat);
-      gpu.release(rows, proj, windows);
-      return merged;
+    const W = this.#config.fine!.window;
+    const size = options.batch ?? DEFAULT_FINE_BATCH;
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(`fine batch must be a positive integer, got ${size}`);
+    }
+    const cap = matches.capacity;
+    const out: FineOutput = {
+      heatmap: gpu.tensor([cap, W * W]),
+      refined: gpu.tensor([cap, 3]),
     };
-    const pre0 = await pre(0, a);
-    const pre1 = await pre(1, b);
-    const [f0, f1] = await this.#transformer.run(pre0, pre1, matches.capacity);
-    const { heatmap, refined } = await fineExpectation(gpu, matches, f0, f1, fine.window);
-    gpu.release(f0, f1);
-    if (keepPre) return { pre: [pre0, pre1], heatmap, refined };
-    gpu.release(pre0, pre1);
-    return { heatmap, refined };
+    gpu.zero(out.heatmap);
+    gpu.zero(out.refined);
+    const cf = this.#config.fine!.dModel;
+    const pre = options.keepPre
+      ? [gpu.tensor([cap * W * W, cf]), gpu.tensor([cap * W * W, cf])] as [Tensor, Tensor]
+      : undefined;
+    for (let first = 0; first < cap; first += size) {
+      const batch: MatchBatch = { matches, first, slots: Math.min(size, cap - first) };
+      const p0 = await this.#windowFeatures(batch, 0, a);
+      const p1 = await this.#windowFeatures(batch, 1, b);
+      if (pre) {
+        const offset = first * W * W * cf * 4;
+        gpu.copy(p0, pre[0], p0.size * 4, 0, offset);
+        gpu.copy(p1, pre[1], p1.size * 4, 0, offset);
+      }
+      const [f0, f1] = await this.#transformer.run(p0, p1, batch.slots, liveSlots(batch));
+      gpu.release(p0, p1);
+      await fineExpectation(gpu, batch, f0, f1, W, out);
+      gpu.release(f0, f1);
+    }
+    return pre ? { ...out, pre } : out;
+  }
+
+  /** `merge_feat([window of the fine map, down_proj(coarse token)])` per position: `[slots·W², Cf]`. */
+  async #windowFeatures(batch: MatchBatch, side: Side, x: FineInput): Promise<Tensor> {
+    const gpu = this.#gpu;
+    const live = liveSlots(batch);
+    const rows = await gatherRows(gpu, batch, side, x.coarse);
+    const proj = await linear(gpu, rows, this.#downProj, { live });
+    const windows = await fineWindows(gpu, batch, side, x.fine, proj, {
+      coarseWidth: x.coarseWidth,
+      ratio: this.#config.coarseStride / this.#config.fineStride,
+      window: this.#config.fine!.window,
+    });
+    const merged = await linear(gpu, windows, this.#mergeFeat, { live });
+    gpu.release(rows, proj, windows);
+    return merged;
   }
 }

@@ -42,6 +42,33 @@ export type HostArray<D extends DType> = D extends "f32" ? Float32Array
   : D extends "u32" ? Uint32Array
   : Int32Array;
 
+/**
+ * Slots `[first, first + slots)` of a numbering whose live part is counted on
+ * the GPU: word 0 of `counter` holds the count (e.g. a coarse match list), and
+ * slots at or past it are dead.
+ */
+export interface LiveSlots {
+  /** Buffer whose first `u32` is the number of live slots. */
+  counter: Tensor;
+  /** First slot of this range. */
+  first: number;
+  /** Slots in this range. */
+  slots: number;
+}
+
+/** How a dispatch sized for {@link LiveSlots} shrinks to the live ones. */
+export interface LiveDispatch extends LiveSlots {
+  /** Units of the dispatch's outer dimension per slot (rows, elements, …). */
+  perSlot: number;
+  /** Units per workgroup along the outer dimension. */
+  perGroup: number;
+  /**
+   * Fixed workgroup count along x, the outer dimension being y; omitted for a
+   * 1-D grid folded into y as {@link grid} does.
+   */
+  x?: number;
+}
+
 /** One dispatch of a compute kernel. */
 export interface Dispatch {
   /** Pipeline from {@link Gpu.kernel}. */
@@ -55,9 +82,18 @@ export interface Dispatch {
   u32?: number[];
   /** `f32` fields of the uniform block, after the `u32` ones. */
   f32?: number[];
-  /** Number of workgroups along x, y, z. */
+  /** Number of workgroups along x, y, z (for all slots, when `live` is given). */
   workgroups: [number, number?, number?];
-  /** Floating-point operations of this dispatch, for the profiler's GFLOP/s (optional). */
+  /**
+   * Dispatch only the workgroups the live slots need, counted on the GPU
+   * (indirect dispatch: the count is never read back). The kernel must not
+   * depend on the workgroups past them.
+   */
+  live?: LiveDispatch;
+  /**
+   * Floating-point operations of this dispatch, for the profiler's GFLOP/s
+   * (optional; with `live`, those of all slots, an upper bound).
+   */
   flops?: number;
   /** Bytes this dispatch must read and write at least, for the profiler's GB/s (optional). */
   bytes?: number;
@@ -86,6 +122,7 @@ export interface MemoryStats {
 }
 
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
+const INDIRECT_ARGS = 0x80 | 0x100; // STORAGE | INDIRECT
 const PROFILE_SLOTS = 2048; // dispatches timed per query-set resolve
 const shaderRoot = new URL("../shaders/", import.meta.url);
 
@@ -114,7 +151,8 @@ export class Gpu {
   #peak = 0;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
-  #uniforms: GPUBuffer[] = [];
+  #transient: GPUBuffer[] = []; // per-dispatch buffers, destroyed at flush
+  #liveWorkgroups: GPUComputePipeline | null = null; // shaders/indirect.wgsl
   #lost: string | null = null;
   #error: string | null = null;
   #profile: {
@@ -176,7 +214,9 @@ export class Gpu {
     const info = adapter.info;
     const name = info.description || [info.vendor, info.device].filter(Boolean).join(" ") ||
       "unknown adapter";
-    return new Gpu(device, name, info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name));
+    const gpu = new Gpu(device, name, info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name));
+    gpu.#liveWorkgroups = await gpu.kernel("indirect.wgsl");
+    return gpu;
   }
 
   /** Whether the device offers GPU timestamp queries. */
@@ -322,34 +362,14 @@ export class Gpu {
   /** Records one kernel dispatch. Work is submitted at {@link Gpu.flush} or on read-back. */
   dispatch(d: Dispatch): void {
     this.#checkLost();
-    const u = d.u32 ?? [];
-    const f = d.f32 ?? [];
-    const words = Math.max(4, Math.ceil((u.length + f.length) / 4) * 4);
-    const uniform = this.device.createBuffer({
-      size: words * 4,
-      usage: GPUBufferUsage.UNIFORM,
-      mappedAtCreation: true,
-    });
-    const range = uniform.getMappedRange();
-    new Uint32Array(range).set(u);
-    new Float32Array(range).set(f, u.length);
-    uniform.unmap();
-    this.#uniforms.push(uniform);
-
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
-    d.buffers.forEach((b, i) => {
-      if (b) entries.push({ binding: i + 1, resource: { buffer: "buffer" in b ? b.buffer : b } });
-    });
-    const bindGroup = this.device.createBindGroup({
-      layout: d.pipeline.getBindGroupLayout(0),
-      entries,
-    });
     const [x, y = 1, z = 1] = d.workgroups;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
       throw new GpuError(`dispatch of [${x}, ${y}, ${z}] workgroups exceeds the limit ${max}`);
     }
     if (x === 0 || y === 0 || z === 0) return;
+    const bindGroup = this.#bindGroup(d.pipeline, d.buffers, d.u32, d.f32);
+    const args = d.live ? this.#liveArgs(d.live) : null;
     const profile = this.#profile;
     if (profile) {
       // One pass per dispatch, its start and end stamped into the query set.
@@ -373,10 +393,60 @@ export class Gpu {
       this.#encoder ??= this.device.createCommandEncoder();
       this.#pass = this.#encoder.beginComputePass();
     }
-    this.#pass!.setPipeline(d.pipeline);
-    this.#pass!.setBindGroup(0, bindGroup);
-    this.#pass!.dispatchWorkgroups(x, y, z);
+    const pass = this.#pass!;
+    if (args) {
+      // The workgroup counts are computed in the same pass, right before.
+      pass.setPipeline(this.#liveWorkgroups!);
+      pass.setBindGroup(0, args.bindGroup);
+      pass.dispatchWorkgroups(1);
+    }
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    if (args) pass.dispatchWorkgroupsIndirect(args.buffer, 0);
+    else pass.dispatchWorkgroups(x, y, z);
     if (profile) this.#endPass();
+  }
+
+  /** A bind group: the uniform block of `u32` then `f32` fields at binding 0, `buffers` after. */
+  #bindGroup(
+    pipeline: GPUComputePipeline,
+    buffers: (Tensor | GPUBuffer | null)[],
+    u32: number[] = [],
+    f32: number[] = [],
+  ): GPUBindGroup {
+    const words = Math.max(4, Math.ceil((u32.length + f32.length) / 4) * 4);
+    const uniform = this.device.createBuffer({
+      size: words * 4,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
+    const range = uniform.getMappedRange();
+    new Uint32Array(range).set(u32);
+    new Float32Array(range).set(f32, u32.length);
+    uniform.unmap();
+    this.#transient.push(uniform);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
+    buffers.forEach((b, i) => {
+      if (b) entries.push({ binding: i + 1, resource: { buffer: "buffer" in b ? b.buffer : b } });
+    });
+    return this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  }
+
+  /** The indirect-dispatch arguments of `live`, and the bind group of the kernel writing them. */
+  #liveArgs(live: LiveDispatch): { buffer: GPUBuffer; bindGroup: GPUBindGroup } {
+    if (live.slots * live.perSlot >= 2 ** 32) {
+      throw new GpuError(`live dispatch of ${live.slots} × ${live.perSlot} units overflows u32`);
+    }
+    const buffer = this.device.createBuffer({ size: 16, usage: INDIRECT_ARGS });
+    this.#transient.push(buffer);
+    const bindGroup = this.#bindGroup(this.#liveWorkgroups!, [live.counter, buffer], [
+      live.first,
+      live.slots,
+      live.perSlot,
+      live.perGroup,
+      live.x ?? 0,
+    ]);
+    return { buffer, bindGroup };
   }
 
   /**
@@ -454,8 +524,8 @@ export class Gpu {
       this.device.queue.submit([this.#encoder.finish()]);
       this.#encoder = null;
     }
-    for (const u of this.#uniforms) u.destroy();
-    this.#uniforms = [];
+    for (const u of this.#transient) u.destroy();
+    this.#transient = [];
   }
 
   /** Waits until the GPU has finished all submitted work. */

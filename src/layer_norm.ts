@@ -2,7 +2,7 @@
  * Layer normalisation of token rows (`shaders/layer_norm.wgsl`).
  * @module
  */
-import { type Gpu, grid, type Tensor } from "./gpu.ts";
+import { type Gpu, grid, type LiveSlots, type Tensor } from "./gpu.ts";
 
 /** LayerNorm affine parameters `[C]`. */
 export interface LayerNormWeights {
@@ -12,7 +12,8 @@ export interface LayerNormWeights {
 
 /**
  * `LayerNorm(x)` over the last axis of `x` `[L, C]`, plus `residual` when
- * given (the transformer's `x + norm(msg)` in one pass).
+ * given (the transformer's `x + norm(msg)` in one pass). With `live`, the rows
+ * are `live.slots` equal groups and only those of live slots are computed.
  */
 export async function layerNorm(
   gpu: Gpu,
@@ -20,6 +21,7 @@ export async function layerNorm(
   norm: LayerNormWeights,
   eps: number,
   residual?: Tensor,
+  live?: LiveSlots,
 ): Promise<Tensor> {
   const [L, C] = x.shape;
   const y = gpu.tensor([L, C]);
@@ -29,6 +31,7 @@ export async function layerNorm(
     u32: [L, C],
     f32: [eps],
     workgroups: grid(L, 64),
+    live: live && { ...live, perSlot: L / live.slots, perGroup: 64 },
     // Per element: mean (1), variance (3), normalise and affine (4), residual (1).
     flops: L * C * (residual ? 9 : 8),
     bytes: 4 * (L * C * (residual ? 3 : 2) + 2 * C),

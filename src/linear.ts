@@ -2,7 +2,7 @@
  * Linear layers over token sequences (`shaders/linear.wgsl`).
  * @module
  */
-import { type Gpu, groups, type Tensor } from "./gpu.ts";
+import { type Gpu, groups, type LiveSlots, type Tensor } from "./gpu.ts";
 
 /** Activation fused after a linear layer. `elu1` is elu(x) + 1, the linear-attention feature map φ. */
 export type Activation = "none" | "relu" | "elu1";
@@ -23,6 +23,11 @@ export interface LinearOptions {
   concat?: Tensor;
   /** Factor applied to the output after the activation (default 1). */
   scale?: number;
+  /**
+   * The rows are `live.slots` equal groups (e.g. the windows of a batch of
+   * matches); compute only those of live slots, the others are left undefined.
+   */
+  live?: LiveSlots;
 }
 
 /** `act(x · Wᵀ + b) · scale` for `x` of shape `[M, K]`; returns `[M, N]`. */
@@ -45,6 +50,8 @@ export async function linear(
     );
   }
   const y = gpu.tensor([M, N]);
+  const TILE = 32; // rows and columns of y per workgroup (shaders/linear.wgsl)
+  const live = options.live;
   const pipeline = await gpu.kernel("linear.wgsl", "main", {
     ACT: ACT[options.activation ?? "none"],
   });
@@ -53,7 +60,8 @@ export async function linear(
     buffers: [x, x2, w.weight, w.bias, y],
     u32: [M, N, K, K1],
     f32: [options.scale ?? 1],
-    workgroups: [groups(N, 32), groups(M, 32)],
+    workgroups: [groups(N, TILE), groups(M, TILE)],
+    live: live && { ...live, perSlot: M / live.slots, perGroup: TILE, x: groups(N, TILE) },
     flops: 2 * M * N * K,
   });
   return y;

@@ -47,6 +47,8 @@ export interface MatchOptions {
   borderRemoval?: number;
   /** Largest similarity tile in bytes (default 64 MiB): bounds memory at high resolution. */
   maxTileBytes?: number;
+  /** Matches refined per batch by the fine stage (default 512): bounds its memory. */
+  fineBatch?: number;
   /** Wait for the GPU after each stage to report per-stage times (default false). */
   profile?: boolean;
 }
@@ -236,6 +238,7 @@ export class Matcher {
       threshold: options.threshold,
       borderRemoval: options.borderRemoval,
       maxTileBytes: options.maxTileBytes,
+      fineBatch: options.fineBatch,
       onStage: stage,
     });
     const m = await readMatches(gpu, list.matches);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { TransformerConfig } from "./architecture.ts";
-import type { Gpu, Tensor } from "./gpu.ts";
+import type { Gpu, LiveSlots, Tensor } from "./gpu.ts";
 import { layerNorm, type LayerNormWeights } from "./layer_norm.ts";
 import { linear, type LinearWeights } from "./linear.ts";
 import { linearAttention } from "./linear_attention.ts";
@@ -87,26 +87,33 @@ export class Transformer {
 
   /**
    * One encoder layer: `x + norm2(mlp([x, norm1(merge(attention(x, source)))]))`.
-   * `x` `[batch·L, C]` attends to `source` `[batch·S, C]`.
+   * `x` `[batch·L, C]` attends to `source` `[batch·S, C]`. With `live` (its
+   * `slots` = `batch`), only the sequences of live slots are computed.
    */
-  async layer(n: number, x: Tensor, source: Tensor, batch = 1): Promise<Tensor> {
+  async layer(
+    n: number,
+    x: Tensor,
+    source: Tensor,
+    batch = 1,
+    live?: LiveSlots,
+  ): Promise<Tensor> {
     const gpu = this.#gpu;
     const w = this.#layers[n];
     const eps = this.config.layerNormEps;
-    const Q = await linear(gpu, x, w.q, { activation: "elu1" });
-    const K = await linear(gpu, source, w.k, { activation: "elu1" });
-    const v = await linear(gpu, source, w.v);
-    const attn = await linearAttention(gpu, Q, K, v, this.config.nHeads, batch);
+    const Q = await linear(gpu, x, w.q, { activation: "elu1", live });
+    const K = await linear(gpu, source, w.k, { activation: "elu1", live });
+    const v = await linear(gpu, source, w.v, { live });
+    const attn = await linearAttention(gpu, Q, K, v, this.config.nHeads, batch, live);
     gpu.release(Q, K, v);
-    const merged = await linear(gpu, attn, w.merge);
+    const merged = await linear(gpu, attn, w.merge, { live });
     gpu.release(attn);
-    const msg = await layerNorm(gpu, merged, w.norm1, eps);
+    const msg = await layerNorm(gpu, merged, w.norm1, eps, undefined, live);
     gpu.release(merged);
-    const hidden = await linear(gpu, x, w.mlp1, { concat: msg, activation: "relu" });
+    const hidden = await linear(gpu, x, w.mlp1, { concat: msg, activation: "relu", live });
     gpu.release(msg);
-    const out = await linear(gpu, hidden, w.mlp2);
+    const out = await linear(gpu, hidden, w.mlp2, { live });
     gpu.release(hidden);
-    const y = await layerNorm(gpu, out, w.norm2, eps, x);
+    const y = await layerNorm(gpu, out, w.norm2, eps, x, live);
     gpu.release(out);
     return y;
   }
@@ -114,14 +121,15 @@ export class Transformer {
   /**
    * Runs every layer on the features of both images: `self` updates each from
    * itself, `cross` updates f0 from f1 and then f1 from the updated f0.
-   * Returns the transformed pair; the inputs are left as they are.
+   * Returns the transformed pair; the inputs are left as they are. `batch`
+   * and `live` as in {@link Transformer.layer}.
    */
-  async run(x0: Tensor, x1: Tensor, batch = 1): Promise<[Tensor, Tensor]> {
+  async run(x0: Tensor, x1: Tensor, batch = 1, live?: LiveSlots): Promise<[Tensor, Tensor]> {
     let [f0, f1] = [x0, x1];
     for (let n = 0; n < this.config.layers.length; n++) {
       const cross = this.config.layers[n] === "cross";
-      const g0 = await this.layer(n, f0, cross ? f1 : f0, batch);
-      const g1 = await this.layer(n, f1, cross ? g0 : f1, batch);
+      const g0 = await this.layer(n, f0, cross ? f1 : f0, batch, live);
+      const g1 = await this.layer(n, f1, cross ? g0 : f1, batch, live);
       if (f0 !== x0) this.#gpu.release(f0);
       if (f1 !== x1) this.#gpu.release(f1);
       [f0, f1] = [g0, g1];

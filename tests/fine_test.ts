@@ -27,11 +27,18 @@ Deno.test("fine windows: 5×5 around (4·cx, 4·cy), zero padding, coarse projec
     });
     const proj = gpu.tensor([2, 1], Float32Array.of(-1, -2));
     const out = await gpu.read(
-      await fineWindows(gpu, matches, 0, gpu.tensor([Cf, Hf, Wf], map), proj, {
-        coarseWidth: 3,
-        ratio: 4,
-        window: 5,
-      }),
+      await fineWindows(
+        gpu,
+        { matches, first: 0, slots: 2 },
+        0,
+        gpu.tensor([Cf, Hf, Wf], map),
+        proj,
+        {
+          coarseWidth: 3,
+          ratio: 4,
+          window: 5,
+        },
+      ),
     );
     const at = (m: number, dy: number, dx: number, c: number) =>
       out[((m * 25) + dy * 5 + dx) * 3 + c];
@@ -82,7 +89,7 @@ Deno.test({
         matches,
         { coarse: up("coarse_layer7_out0"), fine: up("backbone_f0"), coarseWidth: 40 },
         { coarse: up("coarse_layer7_out1"), fine: up("backbone_f1"), coarseWidth: 40 },
-        true,
+        { keepPre: true },
       );
       const check = async (t: Tensor, name: string, tol: number) => {
         const err = relL2(await gpu.read(t), ref(name).data);
@@ -126,6 +133,28 @@ Deno.test({
       assert.ok(maxXy <= 2e-3, `expec_f xy max abs ${maxXy}`);
       assert.ok(maxStd <= 2e-3, `expec_f std max abs ${maxStd}`);
       assert.ok(maxPx <= 0.01, `mkpts1_f max abs ${maxPx} px`);
+
+      // Batches of 64 slots over a list of capacity 600 (155 matches): three
+      // live batches, the last partial, then seven past the count, sized on the
+      // GPU to no work. Each match is the same arithmetic: identical results,
+      // zeros past the count.
+      const padded = uploadMatches(gpu, {
+        i: Uint32Array.from(i),
+        j: Uint32Array.from(j),
+        confidence: new Float32Array(i.length),
+      }, 600);
+      const batched = await fine.run(
+        padded,
+        { coarse: up("coarse_layer7_out0"), fine: up("backbone_f0"), coarseWidth: 40 },
+        { coarse: up("coarse_layer7_out1"), fine: up("backbone_f1"), coarseWidth: 40 },
+        { batch: 64 },
+      );
+      const again = await gpu.read(batched.refined);
+      assert.deepEqual(again.subarray(0, 3 * 155), refined);
+      assert.ok(again.subarray(3 * 155).every((v) => v === 0), "refined past the count");
+      const heat = await gpu.read(batched.heatmap);
+      assert.deepEqual(heat.subarray(0, 25 * 155), await gpu.read(out.heatmap));
+      assert.ok(heat.subarray(25 * 155).every((v) => v === 0), "heatmap past the count");
     } finally {
       gpu.destroy();
     }
