@@ -11,7 +11,7 @@
 import type { LoftrConfig } from "./architecture.ts";
 import { type Backbone, createBackbone } from "./backbone.ts";
 import { coarseMatching, type GpuMatches, type GridSize } from "./coarse_matching.ts";
-import { DEFAULT_FINE_BATCH, FineRefinement } from "./fine_refinement.ts";
+import { FineRefinement } from "./fine_refinement.ts";
 import type { Gpu, Tensor } from "./gpu.ts";
 import { addPositionEncoding } from "./position_encoding.ts";
 import { Transformer } from "./transformer.ts";
@@ -35,10 +35,7 @@ export interface LoftrMatchOptions {
   borderRemoval?: number;
   /** Largest similarity tile in bytes (default 64 MiB), bounding memory at high resolution. */
   maxTileBytes?: number;
-  /**
-   * Matches refined per batch by the fine stage (default
-   * {@link DEFAULT_FINE_BATCH}), bounding its memory.
-   */
+  /** Matches refined per batch by the fine stage (default 512), bounding its memory. */
   fineBatch?: number;
   /** Called after each stage with its name; used for per-stage timing. */
   onStage?: (stage: string) => Promise<void> | void;
