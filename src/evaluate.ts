@@ -1,14 +1,15 @@
 /**
- * The IMC2022 evaluation loop: per pair, match (LoFTR), optionally refine the
- * coarse matches ({@link refineMatches}), estimate F (GPU RANSAC), score it
- * against the ground truth ({@link poseErrors}); results appended to a JSON
- * Lines file as each pair finishes, so that a rerun with the same file skips
- * what is done. The same pipeline ({@link estimatePair}) writes submissions.
+ * The IMC2022 evaluation loop: match the pairs (LoFTR, each image's backbone
+ * once), then per pair optionally refine the coarse matches
+ * ({@link refineMatches}), estimate F (GPU RANSAC), score it against the
+ * ground truth ({@link poseErrors}); results appended to a JSON Lines file as
+ * each pair finishes, so that a rerun with the same file skips what is done.
+ * The same pipeline ({@link estimatePairs}) writes submissions.
  * @module
  */
 import type { BadRow, Dataset, EvalPair } from "./dataset.ts";
-import { type GrayImage, ImageError, loadImage, type ResizePolicy } from "./image.ts";
-import type { Matcher, MatchResult } from "./matcher.ts";
+import type { GrayImage, ImageError, ResizePolicy } from "./image.ts";
+import { InputImageError, type Matcher, type MatchResult } from "./matcher.ts";
 import { maa, pairAccuracy, poseErrors } from "./metric.ts";
 import { estimateFundamental } from "./ransac.ts";
 import { refineMatches } from "./refine.ts";
@@ -48,7 +49,11 @@ export interface PairEstimate {
   /** Why RANSAC stopped, and its message when there is no F. */
   stop: string;
   message?: string;
-  /** Milliseconds of matching, refinement and RANSAC. */
+  /**
+   * Milliseconds of matching (the sum of the match's `timings`: with
+   * {@link Matcher.matchMany}, this includes decoding and the backbone of the
+   * images the pair was the first to use), refinement and RANSAC.
+   */
   ms: { match: number; refine: number; ransac: number };
 }
 
@@ -81,14 +86,16 @@ export function ransacThreshold(
 }
 
 /**
- * Matches two images, refines (per `config.refine`) and estimates F. Throws
- * when `refine` is `ncc` and the model has a fine stage (its keypoints are
- * already refined).
+ * Refines (per `config.refine`) the matches `match` between `images` (the
+ * decoded images it was computed from) and estimates F: the pipeline after
+ * matching, for every caller that scores or submits pairs. `ms.match` is the
+ * sum of `match.timings`. Throws when `refine` is `ncc` and the model has a
+ * fine stage (its keypoints are already refined).
  */
-export async function estimatePair(
+export async function estimateFromMatches(
   matcher: Matcher,
-  img1: GrayImage,
-  img2: GrayImage,
+  match: MatchResult,
+  images: readonly [GrayImage, GrayImage],
   config: PipelineConfig,
 ): Promise<PairEstimate> {
   const { coarseStride: stride, fine } = matcher.model.config;
@@ -101,16 +108,10 @@ export async function estimatePair(
     t = now;
     return ms;
   };
-  const m = await matcher.match(img1, img2, {
-    resize: config.resize,
-    threshold: config.threshold ?? undefined,
-    borderRemoval: config.border ?? undefined,
-  });
-  const match = lap();
-  const cells = coarseCells([img1, img2], m, stride);
-  let k0: ArrayLike<number> = m.keypoints0, k1: ArrayLike<number> = m.keypoints1;
+  const cells = coarseCells(images, match, stride);
+  let k0: ArrayLike<number> = match.keypoints0, k1: ArrayLike<number> = match.keypoints1;
   if (config.refine === "ncc") {
-    const r = refineMatches(img1, img2, k0, k1, cells);
+    const r = refineMatches(images[0], images[1], k0, k1, cells);
     [k0, k1] = [r.keypoints0, r.keypoints1];
   }
   const refine = lap();
@@ -124,7 +125,7 @@ export async function estimatePair(
   });
   return {
     F: f.F,
-    matches: m.count,
+    matches: match.count,
     keypoints0: k0,
     keypoints1: k1,
     inliers: f.inliers,
@@ -132,8 +133,69 @@ export async function estimatePair(
     ransacThreshold: threshold,
     stop: f.stop,
     message: f.message,
-    ms: { match, refine, ransac: lap() },
+    ms: {
+      match: Object.values(match.timings).reduce((a, b) => a + b, 0),
+      refine,
+      ransac: lap(),
+    },
   };
+}
+
+/** Two image files to match: an {@link EvalPair}, or a sample of a submission. */
+export interface ImagePair {
+  /** Path of image 1 (the image of x1 in `x2ᵀ F x1 = 0`). */
+  image1: string;
+  /** Path of image 2. */
+  image2: string;
+}
+
+/**
+ * What {@link estimatePairs} gives for the pair `index` of its list: the
+ * estimate and the two decoded images, or the error of an image of the pair
+ * that cannot be used.
+ */
+export type PairOutcome =
+  | { index: number; images: [GrayImage, GrayImage]; estimate: PairEstimate }
+  | { index: number; error: ImageError };
+
+/**
+ * Matches every pair of `pairs` with {@link Matcher.matchMany} (each image's
+ * backbone once, while its pairs last: order the pairs to bound what is held)
+ * and estimates F ({@link estimateFromMatches}), yielding each pair as it
+ * finishes, in the given order. An image that cannot be read or used gives
+ * its {@link ImageError} for each of its pairs not yet yielded, all at once
+ * when it is found; matching then restarts on the other pairs left, computing
+ * again the features of the images they share with the pairs done.
+ */
+export async function* estimatePairs(
+  matcher: Matcher,
+  pairs: readonly ImagePair[],
+  config: PipelineConfig,
+): AsyncGenerator<PairOutcome> {
+  const paths = [...new Set(pairs.flatMap((p) => [p.image1, p.image2]))];
+  const index = new Map(paths.map((path, i) => [path, i]));
+  const ids = pairs.map((p): [number, number] => [index.get(p.image1)!, index.get(p.image2)!]);
+  const options = {
+    resize: config.resize,
+    threshold: config.threshold ?? undefined,
+    borderRemoval: config.border ?? undefined,
+  };
+  let left = pairs.map((_, k) => k);
+  while (left.length) {
+    let done = 0;
+    try {
+      for await (const m of matcher.matchMany(paths, left.map((k) => ids[k]), options)) {
+        const estimate = await estimateFromMatches(matcher, m, m.images, config);
+        yield { index: left[done++], images: m.images, estimate };
+      }
+      return;
+    } catch (e) {
+      if (!(e instanceof InputImageError)) throw e;
+      left = left.slice(done);
+      for (const k of left) if (ids[k].includes(e.index)) yield { index: k, error: e };
+      left = left.filter((k) => !ids[k].includes(e.index));
+    }
+  }
 }
 
 /** One evaluated pair, as a line of the results file. */
@@ -156,9 +218,16 @@ export interface PairRecord {
   /** RANSAC's stop reason, and its message when there is no F. */
   stop: string;
   message?: string;
-  /** Milliseconds per step. */
+  /**
+   * Milliseconds per step ({@link PairEstimate.ms}): `match` includes the
+   * decoding and backbone of the images this pair was the first of its run to
+   * use, so it is larger for a scene's first pairs than for later ones.
+   */
   ms: { match: number; refine: number; ransac: number };
-  /** Set when an image could not be read: the pair is not scored (and is retried on resume). */
+  /**
+   * Set when an image could not be read or is too small: the pair is not
+   * scored (and is retried on resume).
+   */
   error?: string;
 }
 
@@ -255,17 +324,20 @@ function differences(theirs: Record<string, unknown>, ours: Record<string, unkno
 export interface PairEvent {
   pair: EvalPair;
   record: PairRecord;
-  /** The images and the estimate, when the pair was computed (not when it failed to load). */
+  /** The decoded images and the estimate, when the pair was computed (not when an image failed). */
   images?: [GrayImage, GrayImage];
   estimate?: PairEstimate;
 }
 
 /**
  * Evaluates every pair of `dataset` not yet in `results`, appending each
- * record as it finishes; `onPair` is called after each. Returns the records of
- * all the dataset's pairs, old and new, in dataset order. An image that cannot
- * be read gives a record with `error` (not scored); any other failure throws,
- * the finished pairs staying in the file.
+ * record as it finishes; `onPair` is called after each. Each scene's pending
+ * pairs are matched by one {@link estimatePairs} run, in dataset order, so an
+ * image's backbone runs once per scene it is in (and again after an
+ * unreadable image is found, see {@link estimatePairs}). Returns the records
+ * of all the dataset's pairs, old and new, in dataset order. An image that
+ * cannot be read gives a record with `error` (not scored) for each of its
+ * pairs; any other failure throws, the finished pairs staying in the file.
  */
 export async function evaluate(
   matcher: Matcher,
@@ -275,39 +347,40 @@ export async function evaluate(
   onPair: (event: PairEvent) => void | Promise<void> = () => {},
 ): Promise<PairRecord[]> {
   const unread = new Map<string, PairRecord>();
-  for (const pair of dataset.pairs) {
-    if (results.done.has(pair.id)) continue;
-    let images: [GrayImage, GrayImage];
-    try {
-      images = [await loadImage(pair.image1), await loadImage(pair.image2)];
-    } catch (e) {
-      if (!(e instanceof ImageError)) throw e;
-      const record = failedRecord(pair, e.message);
-      unread.set(pair.id, record);
+  const pending = dataset.pairs.filter((p) => !results.done.has(p.id));
+  // What is held (features on the GPU, decoded images on the host): the
+  // images of the current scene whose pending pairs have started but not all
+  // finished, at most the scene's images; nothing of another scene.
+  for (const pairs of Map.groupBy(pending, (p) => p.scene).values()) {
+    for await (const outcome of estimatePairs(matcher, pairs, config)) {
+      const pair = pairs[outcome.index];
+      if ("error" in outcome) {
+        const record = failedRecord(pair, outcome.error.message);
+        unread.set(pair.id, record);
+        await results.append(record);
+        await onPair({ pair, record });
+        continue;
+      }
+      const { estimate, images } = outcome;
+      const errors = poseErrors(estimate.F, pair);
+      const finite = (v: number) => (Number.isFinite(v) ? v : null);
+      const record: PairRecord = {
+        id: pair.id,
+        scene: pair.scene,
+        matches: estimate.matches,
+        used: estimate.keypoints0.length / 2,
+        inliers: estimate.inlierCount,
+        errQ: finite(errors.errQ),
+        errT: finite(errors.errT),
+        accuracy: pairAccuracy(errors),
+        F: estimate.F ? Array.from(estimate.F) : null,
+        stop: estimate.stop,
+        ...(estimate.message ? { message: estimate.message } : {}),
+        ms: estimate.ms,
+      };
       await results.append(record);
-      await onPair({ pair, record });
-      continue;
+      await onPair({ pair, record, images, estimate });
     }
-    // One pair at a time; a batched matcher would take all pairs of an image here.
-    const estimate = await estimatePair(matcher, images[0], images[1], config);
-    const errors = poseErrors(estimate.F, pair);
-    const finite = (v: number) => (Number.isFinite(v) ? v : null);
-    const record: PairRecord = {
-      id: pair.id,
-      scene: pair.scene,
-      matches: estimate.matches,
-      used: estimate.keypoints0.length / 2,
-      inliers: estimate.inlierCount,
-      errQ: finite(errors.errQ),
-      errT: finite(errors.errT),
-      accuracy: pairAccuracy(errors),
-      F: estimate.F ? Array.from(estimate.F) : null,
-      stop: estimate.stop,
-      ...(estimate.message ? { message: estimate.message } : {}),
-      ms: estimate.ms,
-    };
-    await results.append(record);
-    await onPair({ pair, record, images, estimate });
   }
   return dataset.pairs.map((p) => results.done.get(p.id) ?? unread.get(p.id)!);
 }

@@ -8,6 +8,7 @@ import {
   decodeImage,
   DEFAULT_RESIZE_POLICY,
   type GrayImage,
+  ImageError,
   type InputSize,
   inputSize,
   loadImage,
@@ -75,10 +76,27 @@ export interface MatchResult {
   timings: Record<string, number>;
 }
 
-/** An image ready for matching: network input size (with the scale back) and features. */
+/** An image ready for matching: decoded, network input size (with the scale back), features. */
 interface PreparedImage {
+  gray: GrayImage;
   input: InputSize;
   features: ImageFeatures;
+}
+
+/**
+ * The {@link ImageError} of an image that {@link Matcher.matchMany} (or
+ * {@link Matcher.match}) cannot use, with the image's index; same message,
+ * the original error as `cause`.
+ */
+export class InputImageError extends ImageError {
+  /** Index of the image in the `images` given to {@link Matcher.matchMany} (0 or 1 for `match`). */
+  readonly index: number;
+
+  /** Wraps `error`, raised for image `index`. */
+  constructor(error: ImageError, index: number) {
+    super(error.message, { cause: error });
+    this.index = index;
+  }
 }
 
 /** Decodes an {@link ImageInput} into a grayscale image. */
@@ -123,14 +141,21 @@ export class Matcher {
     return this.gpu.adapterName;
   }
 
-  /** Finds matches between two images. */
+  /**
+   * Finds matches between two images. Throws an {@link InputImageError} when
+   * an image cannot be decoded or is smaller than a coarse cell.
+   */
   async match(
     image0: ImageInput,
     image1: ImageInput,
     options: MatchOptions = {},
   ): Promise<MatchResult> {
     for await (
-      const { pair: _pair, ...result } of this.matchMany([image0, image1], [[0, 1]], options)
+      const { pair: _pair, images: _images, ...result } of this.matchMany(
+        [image0, image1],
+        [[0, 1]],
+        options,
+      )
     ) {
       return result;
     }
@@ -142,24 +167,35 @@ export class Matcher {
    * once and reusing them for every pair it takes part in (in structure from
    * motion an image is matched against many others, and the backbone is most
    * of the work). Yields one result per entry of `pairs`, in that order;
-   * `pair` holds the two indices into `images`.
+   * `pair` holds the two indices into `images`, and `images` the two decoded
+   * grayscale images (the caller's own object for a {@link GrayImage} input),
+   * for work that needs the pixels (e.g. refining the matches) without
+   * decoding again.
    *
    * Memory: an image is decoded and its features computed when the first pair
-   * that uses it comes up, and they are released right after its last pair,
-   * so the features held at any time are those of the images whose pairs have
-   * started but not finished in the given order: at most every image (e.g. all
-   * pairs of n images in row order hold n once `(0, n−1)` is done), and two
-   * for a chain such as `(0,1), (1,2), (2,3)`. Order the pairs to bound it.
-   * Stopping the iteration early releases everything.
+   * that uses it comes up, and both are released right after its last pair
+   * (the decoded image stays alive only while the caller keeps it), so what
+   * is held at any time is the images whose pairs have started but not
+   * finished in the given order: at most every image (e.g. all pairs of n
+   * images in row order hold n once `(0, n−1)` is done), and two for a chain
+   * such as `(0,1), (1,2), (2,3)`. Order the pairs to bound it. Stopping the
+   * iteration early releases everything.
    *
    * Each result's `timings` hold the work done for that pair, including the
    * decoding and backbone of the images it was the first to use.
+   *
+   * An image that cannot be decoded or is smaller than a coarse cell ends the
+   * iteration with an {@link InputImageError} naming its index (the results
+   * yielded before it stand); an invalid `resize` policy throws its
+   * {@link ImageError} before any work.
    */
   async *matchMany(
     images: readonly ImageInput[],
     pairs: readonly (readonly [number, number])[],
     options: MatchOptions = {},
-  ): AsyncGenerator<MatchResult & { pair: [number, number] }> {
+  ): AsyncGenerator<
+    MatchResult & { pair: [number, number]; images: [GrayImage, GrayImage] }
+  > {
     const lastUse = new Map<number, number>();
     pairs.forEach((pair, k) => {
       for (const i of pair) {
@@ -169,6 +205,10 @@ export class Matcher {
         lastUse.set(i, k);
       }
     });
+    // An invalid resize policy fails every image: thrown here as itself (an
+    // ImageError), not as the error of the first image.
+    const stride = this.model.config.coarseStride;
+    inputSize(stride, stride, options.resize ?? DEFAULT_RESIZE_POLICY, stride, "resize policy");
     const live = new Map<number, PreparedImage>();
     try {
       for (const [k, [a, b]] of pairs.entries()) {
@@ -182,45 +222,54 @@ export class Matcher {
         };
         for (const i of [a, b]) {
           if (!live.has(i)) {
-            live.set(i, await this.#prepare(images[i], `image${i}`, options, stage));
+            live.set(i, await this.#prepare(images[i], i, options, stage));
           }
         }
-        const result = await this.#matchPrepared(live.get(a)!, live.get(b)!, options, stage);
+        const [pa, pb] = [live.get(a)!, live.get(b)!];
+        const result = await this.#matchPrepared(pa, pb, options, stage);
         for (const i of new Set([a, b])) {
           if (lastUse.get(i) === k) {
             this.model.releaseFeatures(live.get(i)!.features);
             live.delete(i);
           }
         }
-        yield { pair: [a, b], ...result, timings };
+        yield { pair: [a, b], images: [pa.gray, pb.gray], ...result, timings };
       }
     } finally {
       for (const p of live.values()) this.model.releaseFeatures(p.features);
     }
   }
 
-  /** Decodes and resizes an image and computes its features. */
+  /**
+   * Decodes and resizes image `index` and computes its features; an
+   * {@link ImageError} becomes an {@link InputImageError}.
+   */
   async #prepare(
     input: ImageInput,
-    name: string,
+    index: number,
     options: MatchOptions,
     stage: (name: string) => Promise<void>,
   ): Promise<PreparedImage> {
-    const gray = await toGray(input, name);
-    const size = inputSize(
-      gray.width,
-      gray.height,
-      options.resize ?? DEFAULT_RESIZE_POLICY,
-      this.model.config.coarseStride,
-      gray.name,
-    );
+    let gray: GrayImage, size: InputSize;
+    try {
+      gray = await toGray(input, `image${index}`);
+      size = inputSize(
+        gray.width,
+        gray.height,
+        options.resize ?? DEFAULT_RESIZE_POLICY,
+        this.model.config.coarseStride,
+        gray.name,
+      );
+    } catch (e) {
+      throw e instanceof ImageError ? new InputImageError(e, index) : e;
+    }
     const img = resizeArea(gray, size.width, size.height);
     await stage("decode + resize");
     const tensor = this.gpu.tensor([1, img.height, img.width], img.data);
     try {
       const features = await this.model.features(tensor);
       await stage("backbone");
-      return { input: size, features };
+      return { gray, input: size, features };
     } finally {
       this.gpu.release(tensor);
     }

@@ -6,8 +6,17 @@ import assert from "node:assert/strict";
 import { parseCsv as parse, pngEncoder as pngModule } from "../src/deps.ts";
 import { barChart, cdfChart } from "../src/chart.ts";
 import { DatasetError, loadDataset } from "../src/dataset.ts";
+import {
+  estimateFromMatches,
+  evaluate,
+  type PairEvent,
+  type PipelineConfig,
+  ResultsFile,
+} from "../src/evaluate.ts";
+import type { Tensor } from "../src/gpu.ts";
 import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
 import { axisAngleRotation, mul3, mulVec3 } from "../src/linalg.ts";
+import { Matcher } from "../src/matcher.ts";
 import { maa, poseErrors } from "../src/metric.ts";
 import { refineMatches } from "../src/refine.ts";
 import { fixture, runCli } from "./util.ts";
@@ -16,6 +25,7 @@ const png = pngModule as {
   decode(bytes: Uint8Array): { width: number; height: number; pixels: Uint8Array };
 };
 const JPG1 = fixture("images/fountain_0001.jpg"), JPG0 = fixture("images/fountain_0000.jpg");
+const PNG1 = fixture("images/fountain_0001.png"), PNG0 = fixture("images/fountain_0000.png");
 
 /** Row 0 of the Strecha ground truth: fountain_0001 (image 1) → fountain_0000 (image 2). */
 const ROWS: Record<string, string>[] = parse(
@@ -278,6 +288,153 @@ Deno.test("eval CLI: bad command lines and empty or unknown data end in one line
       assert.match(errors[0], pattern);
     }
   });
+});
+
+/**
+ * A relpose-layout folder for {@link evaluate} over pairs sharing images: `images` maps file
+ * names to the fixture copied there (`null`: a file that is not an image), `rows` are
+ * `[scene, pair, image1, image2]`, each with row 0's truth (the errors do not matter here).
+ */
+async function sharedImagesFixture(
+  dir: string,
+  images: Record<string, string | null>,
+  rows: [string, string, string, string][],
+): Promise<void> {
+  await Deno.mkdir(`${dir}/images`, { recursive: true });
+  for (const [name, source] of Object.entries(images)) {
+    if (source) await Deno.copyFile(source, `${dir}/images/${name}`);
+    else await Deno.writeTextFile(`${dir}/images/${name}`, "not an image\n");
+  }
+  const lines = rows.map(([scene, pair, image1, image2]) =>
+    csvRow(ROWS[0], { pair_id: `relpose_dev;${scene};${pair}`, image1, image2, scene })
+  );
+  await Deno.writeTextFile(`${dir}/pairs.csv`, [HEADER, ...lines].join("\n") + "\n");
+  const scenes = [...new Set(rows.map(([scene]) => scene))];
+  await Deno.writeTextFile(
+    `${dir}/scaling_factors.csv`,
+    ["scene,scaling_factor", ...scenes.map((s) => `${s},1.0`)].join("\n") + "\n",
+  );
+}
+
+/** The bundled matcher with its backbone runs counted. */
+async function countingMatcher(): Promise<{ matcher: Matcher; runs: () => number }> {
+  const matcher = await Matcher.create();
+  let runs = 0;
+  const features = matcher.model.features.bind(matcher.model);
+  matcher.model.features = (image: Tensor) => {
+    runs++;
+    return features(image);
+  };
+  return { matcher, runs: () => runs };
+}
+
+/** The CLI's defaults for the bundled coarse model. */
+const CONFIG: PipelineConfig = {
+  weights: "bundled",
+  resize: { longSide: 640 },
+  threshold: null,
+  border: null,
+  refine: "ncc",
+  ransac: { threshold: "auto", confidence: 0.99999, maxIterations: 10000, seed: 0 },
+};
+
+Deno.test({
+  name: "evaluate: one backbone run per image of a scene, the records of matching pair by pair",
+  sanitizeResources: false,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await sharedImagesFixture(dir, { "a.png": PNG1, "b.png": PNG0, "c.jpg": JPG0 }, [
+        ["fountain", "a-b", "a.png", "b.png"],
+        ["twin", "a-b", "a.png", "b.png"],
+        ["fountain", "b-c", "b.png", "c.jpg"],
+        ["fountain", "c-a", "c.jpg", "a.png"],
+      ]);
+      const dataset = await loadDataset(dir);
+      const { matcher, runs } = await countingMatcher();
+      try {
+        const results = await ResultsFile.open(`${dir}/pairs.jsonl`, { ...CONFIG });
+        const order: string[] = [];
+        const records = await evaluate(matcher, dataset, CONFIG, results, (e) => {
+          assert.ok(e.images && e.estimate, e.pair.id);
+          order.push(e.pair.id);
+        });
+        // Scene by scene, dataset order inside a scene: 3 images for fountain, 2 for twin.
+        assert.equal(runs(), 5);
+        assert.deepEqual(order, [0, 2, 3, 1].map((k) => dataset.pairs[k].id));
+        const lines = (await Deno.readTextFile(results.path)).trim().split("\n").slice(1);
+        assert.deepEqual(lines.map((l) => JSON.parse(l).id), order);
+        assert.deepEqual(records.map((r) => r.id), dataset.pairs.map((p) => p.id));
+        for (const [k, pair] of dataset.pairs.entries()) {
+          const images: [GrayImage, GrayImage] = [
+            await loadImage(pair.image1),
+            await loadImage(pair.image2),
+          ];
+          const m = await matcher.match(images[0], images[1], { resize: CONFIG.resize });
+          const e = await estimateFromMatches(matcher, m, images, CONFIG);
+          const r = records[k];
+          assert.ok(e.F && e.inlierCount >= 8, `${pair.id}: ${e.inlierCount} inliers`);
+          assert.deepEqual(
+            [r.matches, r.used, r.inliers, r.F],
+            [e.matches, e.keypoints0.length / 2, e.inlierCount, Array.from(e.F)],
+            pair.id,
+          );
+        }
+        assert.equal(runs(), 5 + 2 * dataset.pairs.length); // match() computes both every time
+      } finally {
+        matcher.destroy();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "evaluate: an unreadable image fails its own pairs only; the others are scored",
+  sanitizeResources: false,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await sharedImagesFixture(dir, { "a.png": PNG1, "b.png": PNG0, "bad.png": null }, [
+        ["fountain", "a-b", "a.png", "b.png"],
+        ["fountain", "a-bad", "a.png", "bad.png"],
+        ["fountain", "bad-b", "bad.png", "b.png"],
+        ["fountain", "b-a", "b.png", "a.png"],
+      ]);
+      const dataset = await loadDataset(dir);
+      const id = (k: number) => dataset.pairs[k].id;
+      const { matcher, runs } = await countingMatcher();
+      try {
+        const results = await ResultsFile.open(`${dir}/pairs.jsonl`, { ...CONFIG });
+        const events: PairEvent[] = [];
+        const records = await evaluate(matcher, dataset, CONFIG, results, (e) => {
+          events.push(e);
+        });
+        // bad.png is found at a-bad, failing both its pairs; b-a is then matched by a new
+        // run, which computes a and b again.
+        assert.deepEqual(events.map((e) => e.pair.id), [0, 1, 2, 3].map(id));
+        assert.equal(runs(), 4);
+        assert.deepEqual(records.map((r) => r.id), [0, 1, 2, 3].map(id));
+        for (const k of [1, 2]) {
+          assert.match(records[k].error ?? "", /bad\.png: not an image/);
+          assert.equal(records[k].stop, "image-error");
+          assert.equal(events[k].images, undefined);
+        }
+        for (const k of [0, 3]) {
+          assert.equal(records[k].error, undefined);
+          assert.ok(records[k].F && records[k].inliers >= 8, `${id(k)}: ${records[k].inliers}`);
+        }
+        // Resuming retries the failed pairs only.
+        const again = await ResultsFile.open(results.path, { ...CONFIG });
+        assert.deepEqual([...again.done.keys()], [id(0), id(3)]);
+        const retried: string[] = [];
+        const second = await evaluate(matcher, dataset, CONFIG, again, (e) => {
+          retried.push(e.pair.id);
+        });
+        assert.deepEqual(retried, [id(1), id(2)]);
+        assert.deepEqual(second, records);
+      } finally {
+        matcher.destroy();
+      }
+    });
+  },
 });
 
 /** `img` cropped to `w`×`h` at (x0, y0). */

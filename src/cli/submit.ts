@@ -5,8 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { estimatePair, Progress } from "../evaluate.ts";
-import { ImageError, loadImage } from "../image.ts";
+import { estimatePairs, Progress } from "../evaluate.ts";
 import { readCsv } from "../dataset.ts";
 import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./eval.ts";
 import { fail, type Output, runMain } from "./common.ts";
@@ -73,25 +72,35 @@ export async function main(args: string[], out: Output = console): Promise<void>
       progress.clear();
       out.error(`warning: ${line}`);
     };
-    for (const s of samples) {
-      let F: Float64Array | null = null;
+    const F: (Float64Array | null)[] = samples.map(() => null);
+    const pairs = [];
+    for (const [k, s] of samples.entries()) {
       if ("error" in s) {
         warn(`${s.where}: ${s.error}; wrote no F for ${s.sampleId}`);
+        progress.tick(s.sampleId);
       } else {
         const path = (id: string) => `${imagesDir}/${s.batch}/${id}.${values.ext}`;
-        try {
-          const images = [await loadImage(path(s.image1)), await loadImage(path(s.image2))];
-          const e = await estimatePair(matcher, images[0], images[1], config);
-          F = e.F;
-          if (!F) warn(`${s.sampleId}: no F (${e.message ?? e.stop})`);
-        } catch (e) {
-          if (!(e instanceof ImageError)) throw e;
-          warn(`${s.sampleId}: ${e.message}; wrote no F`);
-        }
+        pairs.push({ sample: k, batch: s.batch, image1: path(s.image1), image2: path(s.image2) });
       }
-      if (!F) failed++;
-      rows.push(`${s.sampleId},${F ? Array.from(F, (v) => v.toExponential(9)).join(" ") : NO_F}`);
-      progress.tick(s.sampleId);
+    }
+    // One run per batch (a batch's images are its own): the features held are
+    // at most those of one batch's images.
+    for (const batch of Map.groupBy(pairs, (p) => p.batch).values()) {
+      for await (const outcome of estimatePairs(matcher, batch, config)) {
+        const k = batch[outcome.index].sample, id = samples[k].sampleId;
+        if ("error" in outcome) {
+          warn(`${id}: ${outcome.error.message}; wrote no F`);
+        } else {
+          F[k] = outcome.estimate.F;
+          if (!F[k]) warn(`${id}: no F (${outcome.estimate.message ?? outcome.estimate.stop})`);
+        }
+        progress.tick(id);
+      }
+    }
+    for (const [k, s] of samples.entries()) {
+      const f = F[k];
+      if (!f) failed++;
+      rows.push(`${s.sampleId},${f ? Array.from(f, (v) => v.toExponential(9)).join(" ") : NO_F}`);
     }
   } finally {
     matcher.destroy();
