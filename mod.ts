@@ -19,6 +19,7 @@
 
 export {
   type ImageInput,
+  InputImageError,
   Matcher,
   type MatcherOptions,
   type MatchOptions,
