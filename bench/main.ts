@@ -77,6 +77,8 @@ interface DispatchRecord {
   kernel: string;
   shape: string;
   stage: string;
+  /** For a dispatch sized on the GPU for live slots (the fine stage's batches): its slots. */
+  live?: { first: number; slots: number };
 }
 
 /** A kernel and shape within a stage, aggregated over one pair (medians over reps). */
@@ -177,10 +179,11 @@ function describe(d: Dispatch): string {
     case "position_encoding.wgsl:main":
       return `${u[0]}×${u[1]}`;
     case "fine_windows.wgsl:gather_rows":
+      return `${u[1]}-slot batch, C ${u[3]}`;
     case "fine_windows.wgsl:windows":
-      return `${u[0]} slots, ${u[2]}+${u[3]}`;
+      return `${u[1]}-slot batch, ${u[3]}+${u[4]}`;
     case "fine_matching.wgsl:expectation":
-      return `${u[0]} slots, C ${u[1]}, ${u[2]}×${u[2]}`;
+      return `${u[1]}-slot batch, C ${u[2]}, ${u[3]}×${u[3]}`;
     case "ransac.wgsl:hypotheses":
     case "ransac.wgsl:reduce":
       return `${u[0]} matches`;
@@ -209,7 +212,8 @@ function recorder(gpu: Gpu) {
     dispatch.call(gpu, d);
     // The profiler skips empty dispatches too.
     if (d.workgroups.every((n) => n !== 0)) {
-      records.push({ kernel: d.pipeline.label, shape: describe(d), stage: "" });
+      const live = d.live && { first: d.live.first, slots: d.live.slots };
+      records.push({ kernel: d.pipeline.label, shape: describe(d), stage: "", live });
     }
   };
   let reads = 0;
@@ -231,16 +235,21 @@ function recorder(gpu: Gpu) {
   };
 }
 
-/** Profiles `fn` and returns each dispatch's record with its timing. */
+/**
+ * Profiles `fn` and returns each dispatch's record with its timing. `fn`
+ * returns the match count when it ran the fine stage: the FLOPs and bytes its
+ * modules count for a whole batch are then scaled to the batch's live slots.
+ */
 async function profiled(
   gpu: Gpu,
-  fn: (mark: (stage: string) => void) => Promise<void>,
+  fn: (mark: (stage: string) => void) => Promise<number | void>,
 ): Promise<{ rows: (DispatchRecord & KernelTiming)[]; reads: number }> {
   const rec = recorder(gpu);
   gpu.startProfile();
   let timings: KernelTiming[];
+  let count: number | void;
   try {
-    await fn(rec.mark);
+    count = await fn(rec.mark);
   } finally {
     timings = await gpu.endProfile();
     rec.stop();
@@ -250,7 +259,16 @@ async function profiled(
       `profiler saw ${timings.length} dispatches, the recorder ${rec.records.length}`,
     );
   }
-  return { rows: timings.map((t, k) => ({ ...rec.records[k], ...t })), reads: rec.reads() };
+  const rows = timings.map((t, k) => {
+    const r = { ...rec.records[k], ...t };
+    if (r.live && count !== undefined) {
+      const share = Math.min(Math.max(count - r.live.first, 0), r.live.slots) / r.live.slots;
+      if (r.flops !== undefined) r.flops *= share;
+      if (r.bytes !== undefined) r.bytes *= share;
+    }
+    return r;
+  });
+  return { rows, reads: rec.reads() };
 }
 
 /** Per kernel, shape and stage: calls, and median GPU ms, FLOPs and bytes over reps. */
@@ -348,9 +366,9 @@ async function benchSize(
   const resize = { width, height };
 
   // One pair through the stages, synced and marked after each; the image upload counts
-  // in the backbone. Returns the wall time per stage.
-  const staged = async (mark: (stage: string) => void) => {
-    const wall: Record<string, number> = {};
+  // in the backbone. Puts the wall time per stage in `wall`, returns the match count.
+  const staged = async (mark: (stage: string) => void, wall: Record<string, number> = {}) => {
+    let count: number | undefined;
     let t = performance.now();
     const end = async (stage: string) => {
       await gpu.sync();
@@ -368,13 +386,13 @@ async function benchSize(
     await end("backbone");
     if (whole) {
       const list = await loftr.match(feats[0], feats[1], { onStage: end });
-      await readMatches(gpu, list.matches);
+      count = (await readMatches(gpu, list.matches)).i.length;
       if (list.refined) await gpu.read(list.refined);
       gpu.release(list.matches.buffer, list.refined);
       await end("read back");
     }
     for (const f of feats) loftr.releaseFeatures(f);
-    return wall;
+    return count;
   };
 
   try {
@@ -395,10 +413,8 @@ async function benchSize(
         matches = (await matcher.match(images[0], images[1], { resize })).count;
         e2e.push(performance.now() - t);
       }
-      let wall: Record<string, number> = {};
-      const p = await profiled(gpu, async (mark) => {
-        wall = await staged(mark);
-      });
+      const wall: Record<string, number> = {};
+      const p = await profiled(gpu, (mark) => staged(mark, wall));
       walls.push(wall);
       reps.push(p.rows);
       reads = p.reads;

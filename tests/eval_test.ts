@@ -13,13 +13,12 @@ import {
   type PipelineConfig,
   ResultsFile,
 } from "../src/evaluate.ts";
-import type { Tensor } from "../src/gpu.ts";
 import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
 import { axisAngleRotation, mul3, mulVec3 } from "../src/linalg.ts";
 import { Matcher } from "../src/matcher.ts";
 import { maa, poseErrors } from "../src/metric.ts";
 import { refineMatches } from "../src/refine.ts";
-import { fixture, runCli } from "./util.ts";
+import { countBackboneRuns, fixture, runCli } from "./util.ts";
 
 const png = pngModule as {
   decode(bytes: Uint8Array): { width: number; height: number; pixels: Uint8Array };
@@ -319,13 +318,7 @@ async function sharedImagesFixture(
 /** The bundled matcher with its backbone runs counted. */
 async function countingMatcher(): Promise<{ matcher: Matcher; runs: () => number }> {
   const matcher = await Matcher.create();
-  let runs = 0;
-  const features = matcher.model.features.bind(matcher.model);
-  matcher.model.features = (image: Tensor) => {
-    runs++;
-    return features(image);
-  };
-  return { matcher, runs: () => runs };
+  return { matcher, runs: countBackboneRuns(matcher) };
 }
 
 /** The CLI's defaults for the bundled coarse model. */

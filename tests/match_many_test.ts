@@ -3,8 +3,7 @@
 import assert from "node:assert/strict";
 import { Gpu } from "../src/gpu.ts";
 import { Matcher } from "../src/matcher.ts";
-import type { Tensor } from "../src/gpu.ts";
-import { fixture } from "./util.ts";
+import { countBackboneRuns, fixture } from "./util.ts";
 
 const IMAGES = [
   fixture("images/fountain_0001.png"), // 640×480
@@ -21,13 +20,7 @@ const IMAGES = [
 async function countingMatcher(gpu: Gpu): Promise<{ matcher: Matcher; runs: () => number }> {
   const matcher = await Matcher.create({ gpu });
   await matcher.match(IMAGES[0], IMAGES[2]);
-  let runs = 0;
-  const features = matcher.model.features.bind(matcher.model);
-  matcher.model.features = (image: Tensor) => {
-    runs++;
-    return features(image);
-  };
-  return { matcher, runs: () => runs };
+  return { matcher, runs: countBackboneRuns(matcher) };
 }
 
 Deno.test({

@@ -1,4 +1,6 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
+import type { Tensor } from "../src/gpu.ts";
+import type { Matcher } from "../src/matcher.ts";
 import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/weights.ts";
 
 /** Relative L2 error ‖a − b‖₂ / ‖b‖₂ (the measure of ../shared/reference/README.md). */
@@ -119,4 +121,15 @@ export function fullRandomWeights(): Promise<ModelWeights> {
     return await loadWeights(convertCheckpoint(await Deno.readFile(path), path, { dtype: "f32" }));
   })();
   return fullRandom;
+}
+
+/** Counts `matcher`'s backbone runs from now on (wraps its model's `features`). */
+export function countBackboneRuns(matcher: Matcher): () => number {
+  let runs = 0;
+  const features = matcher.model.features.bind(matcher.model);
+  matcher.model.features = (image: Tensor) => {
+    runs++;
+    return features(image);
+  };
+  return () => runs;
 }
