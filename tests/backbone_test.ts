@@ -10,7 +10,12 @@ import {
 } from "../src/conv2d.ts";
 import { Gpu, GpuError } from "../src/gpu.ts";
 import { loadImage } from "../src/image.ts";
-import { BUNDLED_WEIGHTS, type HostTensor, loadWeights } from "../src/weights.ts";
+import {
+  BUNDLED_WEIGHTS,
+  type HostTensor,
+  loadWeights,
+  type ModelWeights,
+} from "../src/weights.ts";
 import {
   fixture,
   fullRandomWeights,
@@ -402,6 +407,101 @@ Deno.test({
         const err = relL2(await gpu.read(t), want.data);
         assert.ok(err < 1e-5, `${name}: rel L2 ${err}`);
       }
+    } finally {
+      gpu.destroy();
+    }
+  },
+});
+
+/**
+ * Runs the backbone on `image` with one strip per chain (a budget no map
+ * exceeds) and with each of `budgets`, and asserts that the coarse and fine
+ * maps are bit-identical.
+ */
+async function assertStripsIdentical(weights: ModelWeights, image: Map3, budgets: number[]) {
+  const gpu = await Gpu.create();
+  try {
+    const backbone = createBackbone(gpu, weights);
+    const input = gpu.tensor(image.shape, image.data as Float32Array);
+    const run = async (maxStripBytes: number) => {
+      const { coarse, fine } = await backbone.run(input, { fine: true, maxStripBytes });
+      const maps = [await gpu.read(coarse), await gpu.read(fine!)];
+      gpu.release(coarse, fine);
+      return maps;
+    };
+    const [coarse, fine] = await run(Infinity);
+    for (const budget of budgets) {
+      const [c, f] = await run(budget);
+      assertIdentical(c, coarse, `coarse, maxStripBytes ${budget}`);
+      assertIdentical(f, fine, `fine, maxStripBytes ${budget}`);
+    }
+  } finally {
+    gpu.destroy();
+  }
+}
+
+/** A seeded random grey image `[1, height, width]` with values in [0, 1). */
+function randomImage(height: number, width: number, seed: number): Map3 {
+  const rand = seededRandom(seed);
+  return randomMap([1, height, width], () => (rand() + 1) / 2);
+}
+
+Deno.test("backbone ResNetFPN_16_4 (bundled weights): strips of any height give bit-identical coarse and fine maps at 160×128", async () => {
+  // Budget 1: one-row strips in every chain. 10 240: 2-row strips in the
+  // BasicBlocks at 1/2, 1/4 and 1/8. 12 800: 3-row strips there (64, 32 and
+  // 16 rows: last strips of 1, 2 and 1 rows). The FPN runs in one-row strips
+  // with both, layer4 in one strip.
+  await assertStripsIdentical(await loadWeights(BUNDLED_WEIGHTS), randomImage(128, 160, 5), [
+    1,
+    10_240,
+    12_800,
+  ]);
+});
+
+Deno.test({
+  ...needsShared(
+    "backbone ResNetFPN_8_2 (full_random): strips of any height give bit-identical coarse and fine maps at 160×120",
+  ),
+  fn: async () => {
+    // Budget 1: one-row strips in every chain. Budget 1 254 400: layer1 in
+    // strips of 28, 28 and 4 rows, the FPN at 1/4 in 12, 12 and 6, the FPN at
+    // 1/2 in eight of 7 rows and one of 4; one strip for layer2 and layer3.
+    await assertStripsIdentical(await fullRandomWeights(), randomImage(120, 160, 6), [
+      1,
+      1_254_400,
+    ]);
+  },
+});
+
+Deno.test({
+  ...needsShared(
+    "backbone ResNetFPN_8_2 (full_random): strips lower the peak memory at 160×120 by more than the FPN's whole 1/2 maps",
+  ),
+  fn: async () => {
+    const gpu = await Gpu.create();
+    try {
+      const backbone = createBackbone(gpu, await fullRandomWeights());
+      const image = randomImage(120, 160, 6);
+      const input = gpu.tensor(image.shape, image.data as Float32Array);
+      const peak = async (maxStripBytes: number) => {
+        gpu.trim();
+        gpu.resetPeak();
+        const before = gpu.memory().allocated;
+        const out = await backbone.run(input, { maxStripBytes });
+        await gpu.sync();
+        gpu.release(out.coarse, out.fine);
+        return gpu.memory().peak - before;
+      };
+      const whole = await peak(Infinity);
+      const strips = await peak(512 * 1024);
+      // One strip holds the FPN level at 1/2 whole: sum and h, 196 × 60 × 80
+      // each; in strips they never exist whole (nor layer1's y).
+      const sumAndH = 2 * 4 * 196 * 60 * 80;
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+      assert.ok(
+        whole - strips > sumAndH,
+        `peak ${mib(whole)} in one strip, ${mib(strips)} in strips`,
+      );
     } finally {
       gpu.destroy();
     }
