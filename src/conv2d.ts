@@ -1,7 +1,10 @@
 /**
  * 2-D convolutions on `[C, H, W]` feature maps (`shaders/conv2d.wgsl`), with
  * bias, fused activation and an optional residual input (same size, or a
- * coarser map upsampled bilinearly with align_corners = true).
+ * coarser map upsampled bilinearly with align_corners = true). Besides whole
+ * maps ({@link conv2d}), a convolution can compute some output rows from a
+ * horizontal strip of its input into a strip of its output
+ * ({@link conv2dStrip}), so that chains of convolutions run strip by strip.
  * @module
  */
 import { type Gpu, GpuError, groups, type Tensor } from "./gpu.ts";
