@@ -161,7 +161,8 @@ function describe(d: Dispatch): string {
   switch (d.pipeline.label) {
     case "conv2d.wgsl:main": {
       const [cin, h, , cout, ho, wo, , hr] = u;
-      const k = Math.round(Math.sqrt((d.flops ?? 0) / (2 * cout * cin * ho * wo)));
+      const rows = u[14]; // output rows computed: all ho, or a strip's
+      const k = Math.round(Math.sqrt((d.flops ?? 0) / (2 * cout * cin * rows * wo)));
       const extra = d.buffers[3] === d.buffers[2] ? "" : hr === ho ? " +residual" : " +upsampled";
       return `${k}×${k}/${Math.round(h / ho)} ${cin}→${cout} ${wo}×${ho}${extra}`;
     }

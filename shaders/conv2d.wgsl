@@ -14,6 +14,14 @@
 // in loops is spilled to memory, 3× slower), hence the spelled-out tile. For
 // stride 1 the input row segment slides along the kernel width: one new load
 // per tap instead of eight.
+//
+// Row windows: x may hold only a horizontal strip of the input map and y only
+// a strip of the output map, and a dispatch may compute only some output rows,
+// so that a chain of convolutions can run strip by strip (src/backbone.ts).
+// Rows are addressed in map coordinates: zero padding applies outside the
+// map's rows [0, h) only, never at a strip's edge, and r, always a whole map,
+// is read (or interpolated) at the map row. The caller guarantees that x
+// holds every input row the computed output rows read.
 
 override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
@@ -24,14 +32,20 @@ const PX = 8u; // output pixels per invocation, along x (output channels: 8)
 
 struct Params {
   cin: u32,
-  h: u32,
+  h: u32, // input map height: zero padding outside rows [0, h)
   w: u32,
   cout: u32,
-  ho: u32,
+  ho: u32, // output map height
   wo: u32,
   pad: u32,
   hr: u32, // residual map height (RESIDUAL 2; equals ho otherwise)
   wr: u32, // residual map width
+  x_first: u32, // x holds input rows x_first .. x_first + x_rows - 1
+  x_rows: u32,
+  y_first: u32, // y holds output rows y_first .. y_first + y_rows - 1
+  y_rows: u32,
+  oy_first: u32, // this dispatch computes output rows oy_first .. oy_first + oy_count - 1
+  oy_count: u32,
   scale_y: f32, // (hr - 1) / (ho - 1): source row step per output row (RESIDUAL 2)
   scale_x: f32,
 }
@@ -84,17 +98,18 @@ fn store(c0: u32, oy: u32, ox: u32, lo: vec4f, hi: vec4f) {
     if (c >= p.cout) { return; }
     var v = select(lo[i % 4u], hi[i % 4u], i >= 4u) + b[c];
     if (RESIDUAL != 0u) { v += residual(c, oy, ox); }
-    y[(c * p.ho + oy) * p.wo + ox] = activate(v);
+    y[(c * p.y_rows + oy - p.y_first) * p.wo + ox] = activate(v);
   }
 }
 
-// Invocation i covers output row i / ceil(wo / PX), pixels PX·(i % ceil(wo / PX)) …;
-// workgroup row wid.y covers output channels 8·wid.y … 8·wid.y + 7.
+// Invocation i covers output row oy_first + i / ceil(wo / PX), pixels
+// PX·(i % ceil(wo / PX)) …; workgroup row wid.y covers output channels
+// 8·wid.y … 8·wid.y + 7.
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let blocks = (p.wo + PX - 1u) / PX;
-  let oy = gid.x / blocks;
-  if (oy >= p.ho) { return; }
+  if (gid.x / blocks >= p.oy_count) { return; }
+  let oy = p.oy_first + gid.x / blocks;
   let ox0 = (gid.x % blocks) * PX;
   let ix0 = i32(ox0 * STRIDE) - i32(p.pad);
   let iy0 = i32(oy * STRIDE) - i32(p.pad);
@@ -108,7 +123,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     for (var ky = 0u; ky < KSIZE; ky++) {
       let iy = iy0 + i32(ky);
       if (iy < 0 || iy >= i32(p.h)) { continue; }
-      let row = (ci * p.h + u32(iy)) * p.w;
+      let row = (ci * p.x_rows + u32(iy) - p.x_first) * p.w;
       let tap = ((wid.y * p.cin + ci) * KSIZE + ky) * KSIZE * 2u;
       var s0: f32; var s1: f32; var s2: f32; var s3: f32;
       var s4: f32; var s5: f32; var s6: f32; var s7: f32;

@@ -16,15 +16,36 @@
  * BatchNorm (eval mode) is folded into the preceding convolution at load
  * time; every convolution, its activation and the residual or upsampled
  * lateral addition is one dispatch of `conv2d.wgsl`.
+ *
+ * Memory: each BasicBlock (`conv1 → y → conv2`) and each FPN level
+ * (`outconv → sum → outconv2[0] → h → outconv2[3]`) runs as a chain of
+ * convolutions fused over horizontal strips: its input and output are
+ * whole maps, but the maps inside (y; sum and h) only ever exist for a strip
+ * of rows ({@link BackboneRunOptions.maxStripBytes}). Whole, those would
+ * dominate the memory at 1/2 resolution (the fine level of `ResNetFPN_8_2`).
  * @module
  */
 import { ArchitectureError } from "./architecture.ts";
-import { conv2d, type Conv2dOptions, type Conv2dWeights, conv2dWeights } from "./conv2d.ts";
+import {
+  conv2d,
+  conv2dInputRows,
+  type Conv2dOptions,
+  conv2dOutputShape,
+  conv2dStrip,
+  type Conv2dWeights,
+  conv2dWeights,
+  type MapStrip,
+  type RowRange,
+  wholeMap,
+} from "./conv2d.ts";
 import type { Gpu, Tensor } from "./gpu.ts";
 import type { HostTensor, ModelWeights } from "./weights.ts";
 
 /** BatchNorm epsilon of both published models (PyTorch's default). */
 const BN_EPS = 1e-5;
+
+/** Default of {@link BackboneRunOptions.maxStripBytes}: 32 MiB. */
+const DEFAULT_STRIP_BYTES = 32 * 2 ** 20;
 
 /** Eval-mode BatchNorm parameters, each `[C]`. */
 export interface BatchNorm {
@@ -67,6 +88,16 @@ export interface BackboneRunOptions {
    * i.e. yes for `ResNetFPN_8_2` with weights for it, no for the coarse-only model).
    */
   fine?: boolean;
+  /**
+   * Bytes that the maps inside one chain of convolutions (a BasicBlock's y;
+   * an FPN level's sum and h) may take at once, halo rows included (default
+   * 32 MiB, and at most the adapter's storage-binding limit). The chain runs
+   * in horizontal strips of the tallest height that fits, at least one row;
+   * one strip when the whole maps fit. Results are bit-identical for every
+   * value; smaller values lower the peak memory at high resolution, at the
+   * cost of more dispatches and of recomputing the halo rows.
+   */
+  maxStripBytes?: number;
 }
 
 /** The backbone's outputs, on the GPU; the caller releases them. */
@@ -170,8 +201,9 @@ class ResNetFpn implements Backbone {
   async run(image: Tensor, options: BackboneRunOptions = {}): Promise<BackboneOutput> {
     const gpu = this.#gpu;
     const fine = options.fine ?? this.#fineByDefault;
-    const apply = (c: Conv, x: Tensor, residual?: Tensor) =>
-      conv2d(gpu, x, c.weights, residual ? { ...c.options, residual } : c.options);
+    const budget = Math.min(options.maxStripBytes ?? DEFAULT_STRIP_BYTES, gpu.maxBindingBytes);
+    const apply = (c: Conv, x: Tensor) => conv2d(gpu, x, c.weights, c.options);
+    const chain = (x: Tensor, steps: ChainStep[]) => stripChain(gpu, x, steps, budget);
 
     // ResNet. The outputs of stages n−2 and n−1, the FPN's lateral inputs,
     // are kept when the fine map is asked for; every other map is released
@@ -181,10 +213,12 @@ class ResNetFpn implements Backbone {
     let x = await apply(this.#stem, image);
     for (let i = 1; i <= n; i++) {
       for (const block of this.#stages[i - 1]) {
-        const y = await apply(block.conv1, x);
         const shortcut = block.downsample ? await apply(block.downsample, x) : x;
-        const out = await apply(block.conv2, y, shortcut);
-        gpu.release(y, block.downsample ? shortcut : null);
+        const out = await chain(x, [
+          { conv: block.conv1 },
+          { conv: block.conv2, residual: shortcut },
+        ]);
+        gpu.release(block.downsample ? shortcut : null);
         if (x !== kept.at(-1)) gpu.release(x);
         x = out;
       }
@@ -198,17 +232,90 @@ class ResNetFpn implements Backbone {
     let above = coarse;
     for (const level of this.#fpn) {
       const lateral = kept.pop()!;
-      const sum = await apply(level.lateral, lateral, above);
+      const out = await chain(lateral, [
+        { conv: level.lateral, residual: above },
+        { conv: level.smooth[0] },
+        { conv: level.smooth[1] },
+      ]);
       gpu.release(lateral);
-      const h = await apply(level.smooth[0], sum);
-      gpu.release(sum);
-      const out = await apply(level.smooth[1], h);
-      gpu.release(h);
       if (above !== coarse) gpu.release(above);
       above = out;
     }
     return { coarse, fine: above };
   }
+}
+
+/** One convolution of a chain, with the whole map added to its output, if any. */
+interface ChainStep {
+  conv: Conv;
+  residual?: Tensor;
+}
+
+/**
+ * Runs the convolutions `steps` one after another, the first on the whole
+ * map `x`, and returns the last one's output, a whole map, computed in
+ * horizontal strips of output rows. The maps between the steps only exist
+ * as strip buffers, reused from strip to strip: for each strip, a step
+ * computes just the rows of its output that the following steps read (the
+ * strip grown by a row on each side per later 3×3 convolution, clipped to
+ * the map). Rows read by two strips are computed twice, with the same
+ * arithmetic, so the output is bit-identical to whole-map convolutions.
+ * The strips are the tallest whose buffers take at most `budget` bytes (at
+ * least one row; one strip when the whole maps fit).
+ */
+async function stripChain(
+  gpu: Gpu,
+  x: Tensor,
+  steps: ChainStep[],
+  budget: number,
+): Promise<Tensor> {
+  // shapes[i]: the map step i reads (shapes[0] = x); shapes[steps.length]: the output.
+  const shapes = [x.shape];
+  for (const { conv } of steps) {
+    shapes.push(conv2dOutputShape(conv.weights, conv.options, shapes.at(-1)!));
+  }
+  const height = shapes[steps.length][1];
+  // Strips of `stripHeight` output rows; for each, the rows each step computes.
+  const plan = (stripHeight: number): RowRange[][] => {
+    const strips = [];
+    for (let first = 0; first < height; first += stripHeight) {
+      const rows = [{ first, end: Math.min(first + stripHeight, height) }];
+      for (let i = steps.length - 1; i > 0; i--) {
+        const { weights, options } = steps[i].conv;
+        rows.unshift(conv2dInputRows(weights, options, rows[0], shapes[i][1]));
+      }
+      strips.push(rows);
+    }
+    return strips;
+  };
+  // The buffers of the maps between the steps: [C, most rows of any strip, W].
+  const bufferShapes = (strips: RowRange[][]) =>
+    shapes.slice(1, -1).map(([c, , w], i) => {
+      const rows = Math.max(...strips.map((stepRows) => stepRows[i].end - stepRows[i].first));
+      return [c, rows, w];
+    });
+  const bytes = (strips: RowRange[][]) =>
+    bufferShapes(strips).reduce((sum, [c, rows, w]) => sum + 4 * c * rows * w, 0);
+  let stripHeight = height;
+  while (stripHeight > 1 && bytes(plan(stripHeight)) > budget) stripHeight--;
+  const strips = plan(stripHeight);
+
+  const buffers = bufferShapes(strips).map((shape) => gpu.tensor(shape));
+  const out = gpu.tensor(shapes[steps.length]);
+  // Strip by strip, step by step: step i computes rows[i] of its output from
+  // its input (x, or the previous step's buffer) into its buffer (or out).
+  for (const rows of strips) {
+    let input = wholeMap(x);
+    for (const [i, { conv, residual }] of steps.entries()) {
+      const output: MapStrip = i === steps.length - 1
+        ? wholeMap(out)
+        : { tensor: buffers[i], first: rows[i].first, height: shapes[i + 1][1] };
+      await conv2dStrip(gpu, input, conv.weights, rows[i], output, { ...conv.options, residual });
+      input = output;
+    }
+  }
+  gpu.release(...buffers);
+  return out;
 }
 
 /** Uploads the backbone's weights (BatchNorm folded) for the variant in `weights.config`. */

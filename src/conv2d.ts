@@ -1,7 +1,10 @@
 /**
  * 2-D convolutions on `[C, H, W]` feature maps (`shaders/conv2d.wgsl`), with
  * bias, fused activation and an optional residual input (same size, or a
- * coarser map upsampled bilinearly with align_corners = true).
+ * coarser map upsampled bilinearly with align_corners = true). Besides whole
+ * maps ({@link conv2d}), a convolution can compute some output rows from a
+ * horizontal strip of its input into a strip of its output
+ * ({@link conv2dStrip}), so that chains of convolutions run strip by strip.
  * @module
  */
 import { type Gpu, GpuError, groups, type Tensor } from "./gpu.ts";
@@ -63,7 +66,7 @@ export function conv2dWeights(
   };
 }
 
-/** Options of {@link conv2d}. */
+/** Options of {@link conv2d} and {@link conv2dStrip}. */
 export interface Conv2dOptions {
   /** Stride (default 1). */
   stride?: number;
@@ -72,11 +75,84 @@ export interface Conv2dOptions {
   /** Activation after bias and residual (default `none`). */
   activation?: ConvActivation;
   /**
-   * Map added before the activation: either `[Cout, Ho, Wo]` like the output,
-   * or a coarser `[Cout, h, w]` map, which is upsampled bilinearly with
-   * align_corners = true to `Ho × Wo` first.
+   * Whole map added before the activation: either `[Cout, Ho, Wo]` like the
+   * output, or a coarser `[Cout, h, w]` map, which is upsampled bilinearly
+   * with align_corners = true to `Ho × Wo` first.
    */
   residual?: Tensor;
+}
+
+/** The rows `first … end − 1` of a feature map. */
+export interface RowRange {
+  /** First row. */
+  first: number;
+  /** One past the last row. */
+  end: number;
+}
+
+/**
+ * A horizontal strip of a `[C, H, W]` feature map: `tensor`, of shape
+ * `[C, rows, W]`, holds the map's rows `first … first + rows − 1`. The whole
+ * map is the strip with `first` 0 and `rows` = H.
+ */
+export interface MapStrip {
+  /** The strip's rows, `[C, rows, W]`. */
+  tensor: Tensor;
+  /** Map row held in the tensor's row 0. */
+  first: number;
+  /** Height H of the whole map: zero padding applies above row 0 and below row H − 1 only. */
+  height: number;
+}
+
+/** A whole `[C, H, W]` map as a strip. */
+export function wholeMap(t: Tensor): MapStrip {
+  return { tensor: t, first: 0, height: t.shape[1] };
+}
+
+/** Kernel size, stride and padding of a convolution, defaults applied. */
+function geometry(w: Conv2dWeights, options: Conv2dOptions) {
+  const k = w.kernelSize;
+  return { k, stride: options.stride ?? 1, pad: options.padding ?? (k - 1) / 2 };
+}
+
+/** Output shape `[Cout, Ho, Wo]` of a convolution of a `[Cin, H, W]` map. */
+export function conv2dOutputShape(
+  w: Conv2dWeights,
+  options: Conv2dOptions,
+  input: readonly number[],
+): [number, number, number] {
+  const [cin, h, wd] = input;
+  if (input.length !== 3 || cin !== w.cin) {
+    throw new GpuError(
+      `conv2d input [${input}] does not fit a filter with ${w.cin} input channels`,
+    );
+  }
+  const { k, stride, pad } = geometry(w, options);
+  const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
+  const wo = Math.floor((wd + 2 * pad - k) / stride) + 1;
+  if (!Number.isInteger(pad) || !Number.isInteger(stride) || stride < 1 || ho < 1 || wo < 1) {
+    throw new GpuError(
+      `conv2d of [${input}] with kernel ${k}, stride ${stride}, padding ${pad} is not defined`,
+    );
+  }
+  return [w.cout, ho, wo];
+}
+
+/**
+ * The input rows that output rows `rows` of a convolution read, within the
+ * input map's `height` rows (rows in the zero padding are not read).
+ */
+export function conv2dInputRows(
+  w: Conv2dWeights,
+  options: Conv2dOptions,
+  rows: RowRange,
+  height: number,
+): RowRange {
+  const { k, stride, pad } = geometry(w, options);
+  return {
+    first: Math.max(rows.first * stride - pad, 0),
+    end: Math.min((rows.end - 1) * stride - pad + k, height),
+  };
 }
 
 /** `act(conv(x, W) + b + residual)` for `x` of shape `[Cin, H, W]`; returns `[Cout, Ho, Wo]`. */
@@ -86,30 +162,56 @@ export async function conv2d(
   w: Conv2dWeights,
   options: Conv2dOptions = {},
 ): Promise<Tensor> {
-  const [cin, h, wd] = x.shape;
-  if (x.shape.length !== 3 || cin !== w.cin) {
+  const shape = conv2dOutputShape(w, options, x.shape);
+  const y = gpu.tensor(shape);
+  await conv2dStrip(gpu, wholeMap(x), w, { first: 0, end: shape[1] }, wholeMap(y), options);
+  return y;
+}
+
+/**
+ * Output rows `rows` of `act(conv(x, W) + b + residual)`, written into the
+ * strip `y` of the output map; `x` is a strip of the input map `[Cin, H, W]`
+ * that holds every input row those output rows read
+ * ({@link conv2dInputRows}). The result is the same, bit for bit, as those
+ * rows of {@link conv2d} on the whole map.
+ */
+export async function conv2dStrip(
+  gpu: Gpu,
+  x: MapStrip,
+  w: Conv2dWeights,
+  rows: RowRange,
+  y: MapStrip,
+  options: Conv2dOptions = {},
+): Promise<void> {
+  const [cin, xRows, wd] = x.tensor.shape;
+  const mapShape = x.tensor.shape.map((n, i) => i === 1 ? x.height : n);
+  const [cout, ho, wo] = conv2dOutputShape(w, options, mapShape);
+  const { k, stride, pad } = geometry(w, options);
+  const yRows = y.tensor.shape[1];
+  const span = (first: number, end: number) => `rows ${first}..${end - 1}`;
+  if (
+    rows.first < 0 || rows.end > ho || rows.first >= rows.end || y.height !== ho ||
+    y.tensor.shape.length !== 3 || y.tensor.shape[0] !== cout || y.tensor.shape[2] !== wo ||
+    rows.first < y.first || rows.end > y.first + yRows
+  ) {
     throw new GpuError(
-      `conv2d input [${x.shape}] does not fit a filter with ${w.cin} input channels`,
+      `conv2d output ${span(rows.first, rows.end)} of [${cout},${ho},${wo}] do not fit the ` +
+        `strip [${y.tensor.shape}] that holds ${span(y.first, y.first + yRows)} of ${y.height}`,
     );
   }
-  const k = w.kernelSize;
-  const stride = options.stride ?? 1;
-  const pad = options.padding ?? (k - 1) / 2;
-  const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
-  const wo = Math.floor((wd + 2 * pad - k) / stride) + 1;
-  if (!Number.isInteger(pad) || !Number.isInteger(stride) || stride < 1 || ho < 1 || wo < 1) {
+  const reads = conv2dInputRows(w, options, rows, x.height);
+  if (reads.first < x.first || reads.end > x.first + xRows) {
     throw new GpuError(
-      `conv2d of [${x.shape}] with kernel ${k}, stride ${stride}, padding ${pad} is not defined`,
+      `conv2d output ${span(rows.first, rows.end)} read input ${span(reads.first, reads.end)}, ` +
+        `but the input strip holds ${span(x.first, x.first + xRows)}`,
     );
   }
   const r = options.residual;
   let mode = 0, hr = ho, wr = wo;
   if (r) {
     [, hr, wr] = r.shape;
-    if (r.shape.length !== 3 || r.shape[0] !== w.cout || hr > ho || wr > wo) {
-      throw new GpuError(
-        `conv2d residual [${r.shape}] does not fit output [${w.cout},${ho},${wo}]`,
-      );
+    if (r.shape.length !== 3 || r.shape[0] !== cout || hr > ho || wr > wo) {
+      throw new GpuError(`conv2d residual [${r.shape}] does not fit output [${cout},${ho},${wo}]`);
     }
     mode = hr === ho && wr === wo ? 1 : 2;
   }
@@ -119,16 +221,19 @@ export async function conv2d(
     ACT: ACT[options.activation ?? "none"],
     RESIDUAL: mode,
   });
-  const y = gpu.tensor([w.cout, ho, wo]);
+  const count = rows.end - rows.first;
   gpu.dispatch({
     pipeline,
-    buffers: [x, w.weight, w.bias, r ?? w.bias, y],
-    u32: [cin, h, wd, w.cout, ho, wo, pad, hr, wr],
+    buffers: [x.tensor, w.weight, w.bias, r ?? w.bias, y.tensor],
+    // Params of conv2d.wgsl: the maps, then the strips held and the rows computed.
+    u32: [
+      ...[cin, x.height, wd, cout, ho, wo, pad, hr, wr],
+      ...[x.first, xRows, y.first, yRows, rows.first, count],
+    ],
     f32: [alignCornersScale(hr, ho), alignCornersScale(wr, wo)],
-    workgroups: [groups(ho * groups(wo, PX), WG), groups(w.cout, CO)],
-    flops: 2 * w.cout * cin * k * k * ho * wo,
+    workgroups: [groups(count * groups(wo, PX), WG), groups(cout, CO)],
+    flops: 2 * cout * cin * k * k * count * wo,
   });
-  return y;
 }
 
 /** Source step per output step of align_corners = true resampling from `n` to `m` samples. */

@@ -1,14 +1,27 @@
 import assert from "node:assert/strict";
 import { createBackbone } from "../src/backbone.ts";
-import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
-import { Gpu } from "../src/gpu.ts";
+import {
+  conv2d,
+  conv2dInputRows,
+  conv2dStrip,
+  conv2dWeights,
+  type ConvActivation,
+  wholeMap,
+} from "../src/conv2d.ts";
+import { Gpu, GpuError } from "../src/gpu.ts";
 import { loadImage } from "../src/image.ts";
-import { BUNDLED_WEIGHTS, type HostTensor, loadWeights } from "../src/weights.ts";
+import {
+  BUNDLED_WEIGHTS,
+  type HostTensor,
+  loadWeights,
+  type ModelWeights,
+} from "../src/weights.ts";
 import {
   fixture,
   fullRandomWeights,
   needsShared,
   readNpy,
+  rejection,
   relL2,
   seededRandom,
   sharedDir,
@@ -169,6 +182,115 @@ Deno.test("conv2d: upsampled residual takes align_corners = true values", async 
   }
 });
 
+/**
+ * Rows `first … end − 1` of a `[C, H, W]` map as a strip `[C, rows, W]`;
+ * rows past `end − first` (there when `rows` is larger) are NaN.
+ */
+function rowsOf(m: Map3, first: number, end: number, rows = end - first): Float32Array {
+  const [c, h, w] = m.shape;
+  const out = new Float32Array(c * rows * w).fill(NaN);
+  for (let k = 0; k < c; k++) {
+    out.set(m.data.subarray((k * h + first) * w, (k * h + end) * w), k * rows * w);
+  }
+  return out;
+}
+
+/** Asserts that two float32 arrays are equal bit for bit (signed zeros included). */
+function assertIdentical(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i} is ${a[i]}, not ${b[i]}`);
+  }
+}
+
+Deno.test("conv2d strips: rows from an input strip, into a strip or into the whole map, are bit-identical to the whole-map convolution", async () => {
+  const gpu = await Gpu.create();
+  try {
+    const rand = seededRandom(11);
+    const x = randomMap([5, 13, 21], rand);
+    const xt = gpu.tensor(x.shape, x.data as Float32Array);
+    const cases: {
+      k: number;
+      stride: number;
+      padding?: number;
+      activation: ConvActivation;
+      residual?: "same" | "coarse";
+    }[] = [
+      { k: 3, stride: 1, activation: "relu", residual: "same" },
+      { k: 3, stride: 2, activation: "leaky_relu" },
+      { k: 1, stride: 1, activation: "none", residual: "coarse" },
+      { k: 7, stride: 2, padding: 3, activation: "relu" },
+    ];
+    for (const c of cases) {
+      const cout = 11;
+      const filter = Float32Array.from({ length: cout * 5 * c.k * c.k }, rand);
+      const w = conv2dWeights(
+        gpu,
+        [cout, 5, c.k, c.k],
+        filter,
+        Float32Array.from({ length: cout }, rand),
+      );
+      const opts = { stride: c.stride, padding: c.padding, activation: c.activation };
+      const whole = await conv2d(gpu, xt, w, opts);
+      const [, ho, wo] = whole.shape;
+      const residual = c.residual === "same"
+        ? gpu.tensor([cout, ho, wo], Float32Array.from({ length: cout * ho * wo }, rand))
+        : c.residual === "coarse"
+        ? gpu.tensor([cout, 4, 6], Float32Array.from({ length: cout * 24 }, rand))
+        : undefined;
+      const options = { ...opts, residual };
+      gpu.release(whole);
+      const want: Map3 = {
+        shape: [cout, ho, wo],
+        data: await gpu.read(await conv2d(gpu, xt, w, options)) as Float32Array,
+      };
+      // Output strips at the top, in the middle and at the bottom, each from an
+      // input strip holding the rows it reads and two NaN rows below them
+      // (past the map's end for the bottom strip, where zero padding must
+      // still apply), into a strip of its own.
+      const ranges = [{ first: 0, end: 1 }, { first: 2, end: 5 }, { first: ho - 2, end: ho }];
+      for (const rows of ranges) {
+        const reads = conv2dInputRows(w, opts, rows, 13);
+        const held = reads.end - reads.first + 2;
+        const xs = gpu.tensor([5, held, 21], rowsOf(x, reads.first, reads.end, held));
+        const ys = gpu.tensor([cout, rows.end - rows.first, wo]);
+        await conv2dStrip(
+          gpu,
+          { tensor: xs, first: reads.first, height: 13 },
+          w,
+          rows,
+          { tensor: ys, first: rows.first, height: ho },
+          options,
+        );
+        const what = `${JSON.stringify(c)}, rows ${rows.first}..${rows.end - 1}`;
+        assertIdentical(await gpu.read(ys), rowsOf(want, rows.first, rows.end), what);
+        gpu.release(xs, ys);
+      }
+      // The whole output map written strip by strip, from the whole input map.
+      const y = gpu.tensor([cout, ho, wo]);
+      for (let first = 0; first < ho; first += 2) {
+        const rows = { first, end: Math.min(first + 2, ho) };
+        await conv2dStrip(gpu, wholeMap(xt), w, rows, wholeMap(y), options);
+      }
+      assertIdentical(await gpu.read(y), want.data, `${JSON.stringify(c)}, whole`);
+      gpu.release(y, residual, w.weight, w.bias);
+    }
+    // An input strip without every row the output rows read is refused.
+    const w = conv2dWeights(gpu, [2, 5, 3, 3], new Float32Array(90), null);
+    const xs = gpu.tensor([5, 3, 21], rowsOf(x, 4, 7));
+    const e = await rejection(conv2dStrip(
+      gpu,
+      { tensor: xs, first: 4, height: 13 },
+      w,
+      { first: 4, end: 7 },
+      wholeMap(gpu.tensor([2, 13, 21])),
+    ));
+    assert.ok(e instanceof GpuError && /read input rows 3\.\.7/.test(e.message), e.message);
+  } finally {
+    gpu.destroy();
+  }
+});
+
 /** ResNetFPN on the CPU in float64 from the unfolded state dict (BatchNorm applied as such). */
 function backboneRef(tensors: Map<string, HostTensor>, image: Map3, stages: number) {
   const t = (name: string) => tensors.get(`backbone.${name}`)!;
@@ -285,6 +407,101 @@ Deno.test({
         const err = relL2(await gpu.read(t), want.data);
         assert.ok(err < 1e-5, `${name}: rel L2 ${err}`);
       }
+    } finally {
+      gpu.destroy();
+    }
+  },
+});
+
+/**
+ * Runs the backbone on `image` with one strip per chain (a budget no map
+ * exceeds) and with each of `budgets`, and asserts that the coarse and fine
+ * maps are bit-identical.
+ */
+async function assertStripsIdentical(weights: ModelWeights, image: Map3, budgets: number[]) {
+  const gpu = await Gpu.create();
+  try {
+    const backbone = createBackbone(gpu, weights);
+    const input = gpu.tensor(image.shape, image.data as Float32Array);
+    const run = async (maxStripBytes: number) => {
+      const { coarse, fine } = await backbone.run(input, { fine: true, maxStripBytes });
+      const maps = [await gpu.read(coarse), await gpu.read(fine!)];
+      gpu.release(coarse, fine);
+      return maps;
+    };
+    const [coarse, fine] = await run(Infinity);
+    for (const budget of budgets) {
+      const [c, f] = await run(budget);
+      assertIdentical(c, coarse, `coarse, maxStripBytes ${budget}`);
+      assertIdentical(f, fine, `fine, maxStripBytes ${budget}`);
+    }
+  } finally {
+    gpu.destroy();
+  }
+}
+
+/** A seeded random grey image `[1, height, width]` with values in [0, 1). */
+function randomImage(height: number, width: number, seed: number): Map3 {
+  const rand = seededRandom(seed);
+  return randomMap([1, height, width], () => (rand() + 1) / 2);
+}
+
+Deno.test("backbone ResNetFPN_16_4 (bundled weights): strips of any height give bit-identical coarse and fine maps at 160×128", async () => {
+  // Budget 1: one-row strips in every chain. 10 240: 2-row strips in the
+  // BasicBlocks at 1/2, 1/4 and 1/8. 12 800: 3-row strips there (64, 32 and
+  // 16 rows: last strips of 1, 2 and 1 rows). The FPN runs in one-row strips
+  // with both, layer4 in one strip.
+  await assertStripsIdentical(await loadWeights(BUNDLED_WEIGHTS), randomImage(128, 160, 5), [
+    1,
+    10_240,
+    12_800,
+  ]);
+});
+
+Deno.test({
+  ...needsShared(
+    "backbone ResNetFPN_8_2 (full_random): strips of any height give bit-identical coarse and fine maps at 160×120",
+  ),
+  fn: async () => {
+    // Budget 1: one-row strips in every chain. Budget 1 254 400: layer1 in
+    // strips of 28, 28 and 4 rows, the FPN at 1/4 in 12, 12 and 6, the FPN at
+    // 1/2 in eight of 7 rows and one of 4; one strip for layer2 and layer3.
+    await assertStripsIdentical(await fullRandomWeights(), randomImage(120, 160, 6), [
+      1,
+      1_254_400,
+    ]);
+  },
+});
+
+Deno.test({
+  ...needsShared(
+    "backbone ResNetFPN_8_2 (full_random): strips lower the peak memory at 160×120 by more than the FPN's whole 1/2 maps",
+  ),
+  fn: async () => {
+    const gpu = await Gpu.create();
+    try {
+      const backbone = createBackbone(gpu, await fullRandomWeights());
+      const image = randomImage(120, 160, 6);
+      const input = gpu.tensor(image.shape, image.data as Float32Array);
+      const peak = async (maxStripBytes: number) => {
+        gpu.trim();
+        gpu.resetPeak();
+        const before = gpu.memory().allocated;
+        const out = await backbone.run(input, { maxStripBytes });
+        await gpu.sync();
+        gpu.release(out.coarse, out.fine);
+        return gpu.memory().peak - before;
+      };
+      const whole = await peak(Infinity);
+      const strips = await peak(512 * 1024);
+      // One strip holds the FPN level at 1/2 whole: sum and h, 196 × 60 × 80
+      // each; in strips they never exist whole (nor layer1's y).
+      const sumAndH = 2 * 4 * 196 * 60 * 80;
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+      assert.ok(
+        whole - strips > sumAndH,
+        `peak ${mib(whole)} in one strip, ${mib(strips)} in strips`,
+      );
     } finally {
       gpu.destroy();
     }
