@@ -53,10 +53,12 @@ export {
 export { drawMatches, type DrawMatchesOptions } from "./src/viz.ts";
 export { CheckpointError } from "./src/checkpoint/torch.ts";
 export {
+  DEFAULT_MEMORY_BUDGET,
   type Dispatch,
   type DType,
   Gpu,
   GpuError,
+  type GpuOptions,
   type HostArray,
   type KernelTiming,
   type MemoryStats,

@@ -27,6 +27,7 @@ import { type Dispatch, Gpu, GpuError, type KernelTiming, type Tensor } from "..
 import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
 import { Matcher } from "../src/matcher.ts";
 import { readMatches } from "../src/coarse_matching.ts";
+import { type MemoryRow, pairMemory } from "./memory.ts";
 import { benchRansac, type RansacBenchResult } from "./ransac.ts";
 import { type SyntheticModel, syntheticWeights } from "./synthetic.ts";
 
@@ -43,6 +44,8 @@ Options:
                      fine          fine stage (full model): windows, transformer, expectation
                      ransac        RANSAC for F on synthetic matches (bench/ransac.ts)
                      many          pairs/s over all pairs of 10 images, with and without reuse
+                     memory        peak buffer memory of a pair at each size, replayed
+                                   without computing (any size, whatever the adapter holds)
                    conv alone runs the backbone only; attention, dual_softmax or fine run
                    the whole pipeline and add the end-to-end and per-stage figures
   --model LIST     full (LoFTR outdoor), tiny (the bundled model's architecture),
@@ -61,7 +64,15 @@ On a CPU adapter (lavapipe) the full model takes about a minute per pair at
 640×480: use --model tiny, or --reps 1 --warmup 0 for the full model.
 `;
 
-const SECTIONS = ["conv", "attention", "dual_softmax", "fine", "ransac", "many"] as const;
+const SECTIONS = [
+  "conv",
+  "attention",
+  "dual_softmax",
+  "fine",
+  "ransac",
+  "many",
+  "memory",
+] as const;
 type Section = typeof SECTIONS[number];
 
 /** The section that reports each pipeline stage's kernels. */
@@ -749,6 +760,26 @@ async function main(args: string[]): Promise<void> {
     }
   }
 
+  const memory: MemoryRow[] = [];
+  if (o.sections.has("memory")) {
+    for (const model of o.models) {
+      for (const size of o.sizes) memory.push(await pairMemory(model, size));
+    }
+    console.log(
+      `== peak buffer memory of a pair (allocations replayed without computing, bench/memory.ts)\n` +
+        table(
+          ["model", "size", "weights MiB", "after both backbones MiB", "whole pair MiB"],
+          memory.map((r) => [
+            r.model,
+            r.size,
+            f(r.weightsMiB),
+            f(r.featuresPeakMiB),
+            f(r.pairPeakMiB),
+          ]),
+        ) + "\n",
+    );
+  }
+
   let ransac: RansacRun | null = null;
   if (o.sections.has("ransac")) {
     const gpu = await Gpu.create();
@@ -780,7 +811,10 @@ async function main(args: string[]): Promise<void> {
         ) + "\n",
     );
   }
-  await Deno.writeTextFile(o.out, JSON.stringify({ ...meta, runs, many, ransac }, null, 2) + "\n");
+  await Deno.writeTextFile(
+    o.out,
+    JSON.stringify({ ...meta, runs, many, memory, ransac }, null, 2) + "\n",
+  );
   console.log(`wrote ${o.out}`);
 }
 

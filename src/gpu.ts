@@ -121,6 +121,24 @@ export interface MemoryStats {
   peak: number;
 }
 
+/** Default {@link GpuOptions.memoryBudget}: 768 MiB. */
+export const DEFAULT_MEMORY_BUDGET = 768 * 2 ** 20;
+
+/** Options of {@link Gpu.create}. */
+export interface GpuOptions {
+  /** Adapter preference (default `"high-performance"`). */
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Soft cap on storage-buffer memory, in bytes (default
+   * {@link DEFAULT_MEMORY_BUDGET}): before an allocation would pass it, pooled
+   * buffers (released tensors kept for reuse) are freed, oldest first. Live
+   * tensors are never freed, so a computation that needs more still runs;
+   * below the cap, buffers are reused across calls. `Infinity` keeps every
+   * pooled buffer.
+   */
+  memoryBudget?: number;
+}
+
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
 const INDIRECT_ARGS = 0x80 | 0x100; // STORAGE | INDIRECT
 const PROFILE_SLOTS = 2048; // dispatches timed per query-set resolve
@@ -144,7 +162,8 @@ export class Gpu {
 
   #sources = new Map<string, Promise<string>>();
   #pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  #pool: GPUBuffer[] = []; // released buffers, for reuse
+  #pool: GPUBuffer[] = []; // released buffers, for reuse, oldest first
+  #budget = DEFAULT_MEMORY_BUDGET;
   #live = new Set<GPUBuffer>();
   #bytesLive = 0;
   #bytesPooled = 0;
@@ -181,7 +200,8 @@ export class Gpu {
    * offers. Throws a {@link GpuError} that says how to get an adapter when
    * there is none.
    */
-  static async create(options: { powerPreference?: GPUPowerPreference } = {}): Promise<Gpu> {
+  static async create(options: GpuOptions = {}): Promise<Gpu> {
+    const budget = memoryBudget(options);
     quietMesaWarning();
     if (typeof navigator === "undefined" || !("gpu" in navigator)) {
       throw new GpuError(
@@ -214,7 +234,24 @@ export class Gpu {
     const info = adapter.info;
     const name = info.description || [info.vendor, info.device].filter(Boolean).join(" ") ||
       "unknown adapter";
-    const gpu = new Gpu(device, name, info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name));
+    return await Gpu.fromDevice(device, {
+      name,
+      isFallback: info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name),
+      memoryBudget: budget,
+    });
+  }
+
+  /**
+   * Wraps a device opened elsewhere (e.g. shared with a renderer). Its limits
+   * are those it was opened with; {@link Gpu.destroy} destroys it.
+   */
+  static async fromDevice(
+    device: GPUDevice,
+    options: { name?: string; isFallback?: boolean; memoryBudget?: number } = {},
+  ): Promise<Gpu> {
+    const budget = memoryBudget(options);
+    const gpu = new Gpu(device, options.name ?? "external device", options.isFallback ?? false);
+    gpu.#budget = budget;
     gpu.#liveWorkgroups = await gpu.kernel("indirect.wgsl");
     return gpu;
   }
@@ -299,7 +336,10 @@ export class Gpu {
       );
     }
     let buffer = this.#takeFromPool(bytes);
-    buffer ??= this.device.createBuffer({ size: bytes, usage: STORAGE });
+    if (!buffer) {
+      this.#evictFor(bytes);
+      buffer = this.device.createBuffer({ size: bytes, usage: STORAGE });
+    }
     this.#live.add(buffer);
     this.#bytesLive += buffer.size;
     this.#peak = Math.max(this.#peak, this.#bytesLive + this.#bytesPooled);
@@ -335,6 +375,17 @@ export class Gpu {
     const [buffer] = this.#pool.splice(best, 1);
     this.#bytesPooled -= buffer.size;
     return buffer;
+  }
+
+  /** Frees pooled buffers, oldest first, until `bytes` more fit in the memory budget. */
+  #evictFor(bytes: number): void {
+    if (this.#bytesLive + this.#bytesPooled + bytes <= this.#budget || !this.#pool.length) return;
+    this.flush(); // recorded commands may still use them: submit those first
+    while (this.#pool.length && this.#bytesLive + this.#bytesPooled + bytes > this.#budget) {
+      const b = this.#pool.shift()!;
+      this.#bytesPooled -= b.size;
+      b.destroy();
+    }
   }
 
   /** Frees the buffers of the reuse pool (live tensors stay). */
@@ -587,6 +638,13 @@ export class Gpu {
     if (this.#lost !== null) throw new GpuError(`the GPU device was lost: ${this.#lost}`);
     if (this.#error !== null) throw new GpuError(`WebGPU error: ${this.#error.trim()}`);
   }
+}
+
+/** The memory budget of `options`, checked. */
+function memoryBudget(options: { memoryBudget?: number }): number {
+  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  if (!(budget > 0)) throw new GpuError(`memoryBudget must be positive, got ${budget}`);
+  return budget;
 }
 
 /** Number of workgroups of `size` invocations needed to cover `n` items. */

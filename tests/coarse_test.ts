@@ -3,9 +3,10 @@
 // (../shared/reference/README.md). Fixture tests use the committed copies in
 // tests/fixtures/tiny_real and the bundled weights; the deeper checks read ../shared.
 import assert from "node:assert/strict";
+import type { PosEncoding } from "../src/architecture.ts";
 import { coarseMatching, readMatches } from "../src/coarse_matching.ts";
 import { Gpu, type Tensor } from "../src/gpu.ts";
-import { addPositionEncoding, positionEncodingTable } from "../src/position_encoding.ts";
+import { addPositionEncoding, positionEncodingAxes } from "../src/position_encoding.ts";
 import { Transformer } from "../src/transformer.ts";
 import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/weights.ts";
 import { fixture, fullRandomWeights, needsShared, readNpy, relL2, sharedDir } from "./util.ts";
@@ -49,6 +50,23 @@ async function assertSameMatches(
   assert.ok(err <= tol, `mconf rel L2 ${err} > ${tol}`);
 }
 
+/** The full table `[C, H, W]` spelled out from the axis tables (channel 4k + j). */
+function positionEncodingTable(C: number, H: number, W: number, variant: PosEncoding) {
+  const axes = positionEncodingAxes(C, H, W, variant);
+  const table = new Float32Array(C * H * W);
+  for (let c = 0; c < C; c++) {
+    const row = 2 * Math.floor(c / 4) + (c % 2);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        table[(c * H + y) * W + x] = c % 4 < 2
+          ? axes[row * W + x]
+          : axes[(C / 2) * W + row * H + y];
+      }
+    }
+  }
+  return table;
+}
+
 Deno.test("position encoding: legacy and corrected frequencies, any size", () => {
   // Hand values: channel group k uses d_k; x = column + 1, y = row + 1.
   const legacy = positionEncodingTable(8, 2, 3, "legacy"); // groups k = 0, 1
@@ -60,8 +78,9 @@ Deno.test("position encoding: legacy and corrected frequencies, any size", () =>
   const corrected = positionEncodingTable(8, 2, 3, "corrected");
   const d1 = Math.fround(Math.exp((-2 * Math.log(10000)) / 4));
   assert.equal(corrected[6 * hw + 1 * 3 + 2], Math.fround(Math.sin(2 * d1)));
-  // No fixed table: a 300×200 coarse grid (4800×3200 px at stride 16) works.
-  assert.equal(positionEncodingTable(32, 200, 300, "legacy").length, 32 * 200 * 300);
+  // No fixed table: a 300×200 coarse grid (4800×3200 px at stride 16) takes
+  // C/2 · (W + H) values.
+  assert.equal(positionEncodingAxes(32, 200, 300, "legacy").length, 16 * (300 + 200));
 });
 
 Deno.test("tiny_real: coarse map + positional encoding → tokens_pe (rel L2 ≤ 1e-5)", async () => {

@@ -1,0 +1,94 @@
+/**
+ * Peak GPU buffer memory of a whole pair at any input size, without an
+ * adapter that can hold it: the model runs on a stand-in device that records
+ * buffer sizes and computes nothing, so the GPU layer's own accounting
+ * (`Gpu.memory().peak`, the figure the real runs report) is replayed exactly.
+ * The allocations do not depend on the values computed (matching tiles and
+ * fine batches are sized from the input, not from the match count).
+ * @module
+ */
+import { Gpu } from "../src/gpu.ts";
+import { LoFTR } from "../src/model.ts";
+import { type SyntheticModel, syntheticWeights } from "./synthetic.ts";
+
+/** Peak buffer memory of one pair at one size, in MiB. */
+export interface MemoryRow {
+  model: SyntheticModel;
+  size: string;
+  /** The weights alone. */
+  weightsMiB: number;
+  /** After both images' backbone and positional encoding. */
+  featuresPeakMiB: number;
+  /** The whole pair: features, then matching and refinement. */
+  pairPeakMiB: number;
+}
+
+const MiB = 2 ** 20;
+
+/** A WebGPU device that allocates and computes nothing: enough for the GPU layer. */
+function recordingDevice(): GPUDevice {
+  const noop = () => {};
+  const pass = {
+    setPipeline: noop,
+    setBindGroup: noop,
+    dispatchWorkgroups: noop,
+    dispatchWorkgroupsIndirect: noop,
+    end: noop,
+  };
+  const device = {
+    lost: new Promise(noop),
+    addEventListener: noop,
+    features: new Set(),
+    limits: {
+      maxBufferSize: 2 ** 40,
+      maxStorageBufferBindingSize: 2 ** 40,
+      maxComputeWorkgroupsPerDimension: 2 ** 31,
+    },
+    createBuffer: ({ size }: { size: number }) => ({
+      size,
+      destroy: noop,
+      unmap: noop,
+      getMappedRange: () => new ArrayBuffer(size),
+    }),
+    createShaderModule: () => ({ getCompilationInfo: () => Promise.resolve({ messages: [] }) }),
+    createComputePipelineAsync: ({ label }: { label: string }) =>
+      Promise.resolve({ label, getBindGroupLayout: () => ({}) }),
+    createBindGroup: () => ({}),
+    createCommandEncoder: () => ({
+      beginComputePass: () => pass,
+      clearBuffer: noop,
+      copyBufferToBuffer: noop,
+      finish: () => ({}),
+    }),
+    queue: { writeBuffer: noop, submit: noop, onSubmittedWorkDone: () => Promise.resolve() },
+    destroy: noop,
+  };
+  return device as unknown as GPUDevice;
+}
+
+/** Peak buffer memory of a pair of `width`×`height` images, default memory budget. */
+export async function pairMemory(
+  model: SyntheticModel,
+  [width, height]: [number, number],
+): Promise<MemoryRow> {
+  const gpu = await Gpu.fromDevice(recordingDevice(), { name: "allocation replay" });
+  const loftr = LoFTR.create(gpu, syntheticWeights(model));
+  const weights = gpu.memory().inUse;
+  gpu.trim();
+  gpu.resetPeak();
+  const features = [];
+  for (let k = 0; k < 2; k++) {
+    const image = gpu.tensor([1, height, width]);
+    features.push(await loftr.features(image));
+    gpu.release(image);
+  }
+  const featuresPeak = gpu.memory().peak;
+  await loftr.match(features[0], features[1]);
+  return {
+    model,
+    size: `${width}x${height}`,
+    weightsMiB: weights / MiB,
+    featuresPeakMiB: featuresPeak / MiB,
+    pairPeakMiB: gpu.memory().peak / MiB,
+  };
+}

@@ -1,0 +1,56 @@
+// The GPU layer's own behaviour: dispatches sized on the GPU for a live count,
+// and the memory budget that frees pooled buffers.
+import assert from "node:assert/strict";
+import { Gpu, GpuError } from "../src/gpu.ts";
+import { linear } from "../src/linear.ts";
+
+const MiB = 2 ** 20;
+
+Deno.test("live dispatch: only the slots below the GPU-side count are computed", async () => {
+  const gpu = await Gpu.create();
+  try {
+    // y = x · 1 over 4 slots of 32 rows (one linear.wgsl tile each); this range
+    // starts at slot 1 of the count's numbering.
+    const slots = 4, rows = 32, K = 4, M = slots * rows;
+    const x = gpu.tensor([M, K], new Float32Array(M * K).fill(1));
+    const weights = {
+      weight: gpu.tensor([1, K], new Float32Array(K).fill(1)),
+      bias: gpu.tensor([1], new Float32Array(1)),
+    };
+    for (const [count, live] of [[3, 2], [0, 0], [1, 0], [100, 4]]) {
+      const counter = gpu.tensor([1], Uint32Array.of(count), "u32");
+      // The output reuses this released buffer: rows not computed keep the marker.
+      gpu.release(gpu.tensor([M, 1], new Float32Array(M).fill(-7)));
+      const y = await linear(gpu, x, weights, { live: { counter, first: 1, slots } });
+      const want = Float32Array.from({ length: M }, (_, r) => r < live * rows ? K : -7);
+      assert.deepEqual(await gpu.read(y), want, `count ${count}`);
+      gpu.release(y, counter);
+    }
+  } finally {
+    gpu.destroy();
+  }
+});
+
+Deno.test("memory budget: pooled buffers are freed before passing it, pending work still completes", async () => {
+  const gpu = await Gpu.create({ memoryBudget: 3 * MiB });
+  try {
+    const n = MiB / 4; // 1 MiB of floats
+    const a = gpu.tensor([n], new Float32Array(n).fill(2));
+    const b = gpu.tensor([n]);
+    gpu.copy(a, b); // recorded, not yet submitted
+    gpu.release(a); // pooled while the copy still needs it
+    // 2.5 MiB does not fit in the pooled 1 MiB buffer and would pass the budget
+    // with it: the pool is flushed and freed first, and the copy completes.
+    const c = gpu.tensor([2.5 * n]);
+    assert.equal(gpu.memory().allocated, MiB + 2.5 * MiB);
+    assert.ok((await gpu.read(b)).every((v) => v === 2));
+    gpu.release(b, c);
+    // Live tensors are never freed: past the budget, allocation goes on.
+    const d = gpu.tensor([4 * n]);
+    assert.equal(gpu.memory().inUse, 4 * MiB);
+    gpu.release(d);
+    await assert.rejects(() => Gpu.create({ memoryBudget: 0 }), GpuError);
+  } finally {
+    gpu.destroy();
+  }
+});
