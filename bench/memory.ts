@@ -66,12 +66,17 @@ function recordingDevice(): GPUDevice {
   return device as unknown as GPUDevice;
 }
 
-/** Peak buffer memory of a pair of `width`×`height` images, default memory budget. */
+/**
+ * Peak buffer memory of a pair of `width`×`height` images (default memory
+ * budget), replayed without computing; or measured on `gpu` when given (which
+ * should be fresh: its pool is trimmed, its peak reset).
+ */
 export async function pairMemory(
   model: SyntheticModel,
   [width, height]: [number, number],
+  gpu?: Gpu,
 ): Promise<MemoryRow> {
-  const gpu = await Gpu.fromDevice(recordingDevice(), { name: "allocation replay" });
+  gpu ??= await Gpu.fromDevice(recordingDevice(), { name: "allocation replay" });
   const loftr = LoFTR.create(gpu, syntheticWeights(model));
   const weights = gpu.memory().inUse;
   gpu.trim();
@@ -83,7 +88,10 @@ export async function pairMemory(
     gpu.release(image);
   }
   const featuresPeak = gpu.memory().peak;
-  await loftr.match(features[0], features[1]);
+  const list = await loftr.match(features[0], features[1]);
+  gpu.release(list.matches.buffer, list.refined);
+  for (const f of features) loftr.releaseFeatures(f);
+  await gpu.sync();
   return {
     model,
     size: `${width}x${height}`,

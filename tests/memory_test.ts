@@ -1,0 +1,24 @@
+// Peak GPU buffer memory at sizes lavapipe cannot hold (its bindings stop at
+// 128 MiB), by replaying a pair's allocations on a device that computes
+// nothing (bench/memory.ts); checked first against real runs.
+import assert from "node:assert/strict";
+import { pairMemory } from "../bench/memory.ts";
+import { Gpu } from "../src/gpu.ts";
+
+Deno.test("memory replay: equals the real peak of a pair on this adapter, both architectures", async () => {
+  for (const [model, size] of [["tiny", [640, 480]], ["full", [160, 128]]] as const) {
+    const gpu = await Gpu.create();
+    try {
+      const real = await pairMemory(model, [...size], gpu);
+      const replayed = await pairMemory(model, [...size]);
+      assert.deepEqual(replayed, real, `${model} ${size}`);
+    } finally {
+      gpu.destroy();
+    }
+  }
+});
+
+Deno.test("memory: the full architecture matches a 1600×1200 pair in under 1 GB of buffers", async () => {
+  const row = await pairMemory("full", [1600, 1200]);
+  assert.ok(row.pairPeakMiB * 2 ** 20 < 1e9, `peak ${row.pairPeakMiB.toFixed(1)} MiB`);
+});
