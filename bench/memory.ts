@@ -42,7 +42,7 @@ function recordingDevice(): GPUDevice {
     limits: {
       maxBufferSize: 2 ** 40,
       maxStorageBufferBindingSize: 2 ** 40,
-      maxComputeWorkgroupsPerDimension: 2 ** 31,
+      maxComputeWorkgroupsPerDimension: 65535, // WebGPU's default, as on every GPU
     },
     createBuffer: ({ size }: { size: number }) => ({
       size,
