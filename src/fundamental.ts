@@ -624,12 +624,16 @@ export function* batches(
   }
 }
 
+/** Relative score gain under which the local optimisation has converged. */
+export const LO_CONVERGED = 1e-6;
+
 /**
  * Local optimisation of a winning F (normalised coordinates): iteratively
  * reweighted 8-point, each match weighted by its MAGSAC++ weight (MSAC: 1 for
  * inliers) divided by the squared gradient of its algebraic residual, so that
- * the weighted algebraic error approximates the Sampson error. Kept while the
- * score improves.
+ * the weighted algebraic error approximates the Sampson error. A step is
+ * kept when it improves the score; the iteration stops at the first that does
+ * not, or that improves it by less than {@link LO_CONVERGED} (relative).
  */
 export function refineFundamental(
   F0: ArrayLike<number>,
@@ -658,8 +662,10 @@ export function refineFundamental(
     if (!F) break;
     const s = scoreModel(F, p, o).score;
     if (!(s > bestScore)) break;
+    const converged = s - bestScore <= LO_CONVERGED * Math.abs(bestScore);
     best = F;
     bestScore = s;
+    if (converged) break;
   }
   return best;
 }
