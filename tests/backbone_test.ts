@@ -96,6 +96,15 @@ function conv2dRef(
   return { shape: [cout, ho, wo], data: out };
 }
 
+/** A convolution to test: kernel size, stride, padding (default (k − 1) / 2), activation, residual. */
+interface ConvCase {
+  k: number;
+  stride: number;
+  padding?: number;
+  activation: ConvActivation;
+  residual?: "same" | "coarse";
+}
+
 function randomMap(shape: [number, number, number], rand: () => number): Map3 {
   return { shape, data: Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, rand) };
 }
@@ -107,13 +116,7 @@ Deno.test("conv2d: every kernel size, stride, activation and residual form match
     // Odd sizes: partial pixel tiles along x, Cout not a multiple of the 8-channel tile.
     const x = randomMap([5, 13, 21], rand);
     const xt = gpu.tensor(x.shape, x.data as Float32Array);
-    const cases: {
-      k: number;
-      stride: number;
-      padding?: number;
-      activation: ConvActivation;
-      residual?: "same" | "coarse";
-    }[] = [
+    const cases: ConvCase[] = [
       { k: 1, stride: 1, activation: "none" },
       { k: 1, stride: 2, activation: "none" },
       { k: 3, stride: 1, activation: "relu" },
@@ -209,13 +212,7 @@ Deno.test("conv2d strips: rows from an input strip, into a strip or into the who
     const rand = seededRandom(11);
     const x = randomMap([5, 13, 21], rand);
     const xt = gpu.tensor(x.shape, x.data as Float32Array);
-    const cases: {
-      k: number;
-      stride: number;
-      padding?: number;
-      activation: ConvActivation;
-      residual?: "same" | "coarse";
-    }[] = [
+    const cases: ConvCase[] = [
       { k: 3, stride: 1, activation: "relu", residual: "same" },
       { k: 3, stride: 2, activation: "leaky_relu" },
       { k: 1, stride: 1, activation: "none", residual: "coarse" },
