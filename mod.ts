@@ -61,6 +61,8 @@ export {
   type GpuOptions,
   type HostArray,
   type KernelTiming,
+  type LiveDispatch,
+  type LiveSlots,
   type MemoryStats,
   type Tensor,
 } from "./src/gpu.ts";
