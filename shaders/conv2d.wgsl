@@ -22,6 +22,12 @@
 // map's rows [0, h) only, never at a strip's edge, and r, always a whole map,
 // is read (or interpolated) at the map row. The caller guarantees that x
 // holds every input row the computed output rows read.
+//
+// Precision: the maps x, r, y and the filter are stored as `elem`, f32 or, in
+// the f16 variant (src/gpu.ts), f16: half the memory and bandwidth. Products
+// are taken in `elem` and summed in f32 (in the backbone a sum has up to
+// Cin·K² = 2304 terms, too many for an f16 accumulator); bias, residual
+// interpolation and activation are f32, rounded to `elem` once, on store.
 
 override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
@@ -29,6 +35,8 @@ override ACT: u32 = 0u; // 0 none, 1 ReLU, 2 LeakyReLU(0.01)
 override RESIDUAL: u32 = 0u; // 0 none, 1 same-size map, 2 bilinear upsampling (align_corners)
 
 const PX = 8u; // output pixels per invocation, along x (output channels: 8)
+
+alias elem = f32;
 
 struct Params {
   cin: u32,
@@ -51,11 +59,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<elem>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<elem>>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> r: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> r: array<elem>;
+@group(0) @binding(5) var<storage, read_write> y: array<elem>;
 
 fn activate(v: f32) -> f32 {
   switch ACT {
@@ -66,14 +74,14 @@ fn activate(v: f32) -> f32 {
 }
 
 // x[row + ix], or 0 outside the row (zero padding).
-fn load(row: u32, ix: i32) -> f32 {
+fn load(row: u32, ix: i32) -> elem {
   return select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
 }
 
 // The map r at output position (c, oy, ox).
 fn residual(c: u32, oy: u32, ox: u32) -> f32 {
   if (RESIDUAL == 1u) {
-    return r[(c * p.ho + oy) * p.wo + ox];
+    return f32(r[(c * p.ho + oy) * p.wo + ox]);
   }
   // Bilinear, align_corners = true: source = dst · (in − 1) / (out − 1).
   let sy = p.scale_y * f32(oy);
@@ -85,8 +93,8 @@ fn residual(c: u32, oy: u32, ox: u32) -> f32 {
   let ly = sy - f32(y0);
   let lx = sx - f32(x0);
   let base = c * p.hr * p.wr;
-  let top = (1.0 - lx) * r[base + y0 * p.wr + x0] + lx * r[base + y0 * p.wr + x1];
-  let bottom = (1.0 - lx) * r[base + y1 * p.wr + x0] + lx * r[base + y1 * p.wr + x1];
+  let top = (1.0 - lx) * f32(r[base + y0 * p.wr + x0]) + lx * f32(r[base + y0 * p.wr + x1]);
+  let bottom = (1.0 - lx) * f32(r[base + y1 * p.wr + x0]) + lx * f32(r[base + y1 * p.wr + x1]);
   return (1.0 - ly) * top + ly * bottom;
 }
 
@@ -98,7 +106,7 @@ fn store(c0: u32, oy: u32, ox: u32, lo: vec4f, hi: vec4f) {
     if (c >= p.cout) { return; }
     var v = select(lo[i % 4u], hi[i % 4u], i >= 4u) + b[c];
     if (RESIDUAL != 0u) { v += residual(c, oy, ox); }
-    y[(c * p.y_rows + oy - p.y_first) * p.wo + ox] = activate(v);
+    y[(c * p.y_rows + oy - p.y_first) * p.wo + ox] = elem(activate(v));
   }
 }
 
@@ -125,8 +133,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
       if (iy < 0 || iy >= i32(p.h)) { continue; }
       let row = (ci * p.x_rows + u32(iy) - p.x_first) * p.w;
       let tap = ((wid.y * p.cin + ci) * KSIZE + ky) * KSIZE * 2u;
-      var s0: f32; var s1: f32; var s2: f32; var s3: f32;
-      var s4: f32; var s5: f32; var s6: f32; var s7: f32;
+      var s0: elem; var s1: elem; var s2: elem; var s3: elem;
+      var s4: elem; var s5: elem; var s6: elem; var s7: elem;
       for (var kx = 0u; kx < KSIZE; kx++) {
         let ix = ix0 + i32(kx);
         if (STRIDE == 1u && kx > 0u) {
@@ -144,14 +152,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
         }
         let w0 = wt[tap + 2u * kx];
         let w1 = wt[tap + 2u * kx + 1u];
-        a00 += s0 * w0; a01 += s0 * w1;
-        a10 += s1 * w0; a11 += s1 * w1;
-        a20 += s2 * w0; a21 += s2 * w1;
-        a30 += s3 * w0; a31 += s3 * w1;
-        a40 += s4 * w0; a41 += s4 * w1;
-        a50 += s5 * w0; a51 += s5 * w1;
-        a60 += s6 * w0; a61 += s6 * w1;
-        a70 += s7 * w0; a71 += s7 * w1;
+        a00 += vec4f(s0 * w0); a01 += vec4f(s0 * w1);
+        a10 += vec4f(s1 * w0); a11 += vec4f(s1 * w1);
+        a20 += vec4f(s2 * w0); a21 += vec4f(s2 * w1);
+        a30 += vec4f(s3 * w0); a31 += vec4f(s3 * w1);
+        a40 += vec4f(s4 * w0); a41 += vec4f(s4 * w1);
+        a50 += vec4f(s5 * w0); a51 += vec4f(s5 * w1);
+        a60 += vec4f(s6 * w0); a61 += vec4f(s6 * w1);
+        a70 += vec4f(s7 * w0); a71 += vec4f(s7 * w1);
       }
     }
   }
