@@ -26,8 +26,8 @@
  *
  * Precision ({@link BackboneOptions.precision}): in `f16`, the filters and
  * every map from the input image to the two outputs are stored as f16 (half
- * the memory and bandwidth), each convolution summing its f16 products in
- * f32; the image is rounded to f16 first and the two outputs are widened to
+ * the memory and bandwidth), each convolution computing in f32 from its f16
+ * operands; the image is rounded to f16 first and the two outputs are widened to
  * f32 at the end, so the stages after the backbone run in f32 either way.
  * @module
  */

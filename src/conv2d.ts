@@ -7,7 +7,7 @@
  * ({@link conv2dStrip}), so that chains of convolutions run strip by strip.
  *
  * Precision: maps and filter are all `f32`, or all `f16` (the kernel's f16
- * variant: products in f16, sums in f32; needs `shader-f16`). The bias is
+ * variant: f16 operands, f32 arithmetic; needs `shader-f16`). The bias is
  * always `f32`.
  * @module
  */

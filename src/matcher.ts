@@ -35,7 +35,7 @@ export interface MatcherOptions {
   /**
    * Precision of the backbone, the convolutions that are most of the work
    * (default `"f32"`). `"f16"` stores their filters and feature maps as f16
-   * (half the memory and bandwidth; sums stay f32), with nearly the same
+   * (half the memory and bandwidth; arithmetic stays f32), with nearly the same
    * matches; it needs WebGPU's `shader-f16` feature, and `create` throws a
    * `GpuError` naming it when the adapter lacks it. Every later stage runs
    * in f32 either way.

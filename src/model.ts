@@ -83,7 +83,7 @@ export class LoFTR {
   /**
    * Uploads the weights and builds every stage. `options.precision` is the
    * backbone's (default `"f32"`): `"f16"` stores its filters and feature maps
-   * as f16, summing in f32, and needs WebGPU's `shader-f16` (a `GpuError`
+   * as f16, computing in f32, and needs WebGPU's `shader-f16` (a `GpuError`
    * names it when the device lacks it); the stages after the backbone run in
    * f32 either way.
    */
