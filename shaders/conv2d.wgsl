@@ -29,9 +29,9 @@
 // to `elem` once, on store. The product of two f16 values (11 significant
 // bits each) is exact in f32, so this is f16 products summed in f32 (in the
 // backbone a sum has up to Cin·K² = 2304 terms, too many for an f16
-// accumulator); on lavapipe it is 1.7× faster than multiplying in f16 and
-// widening each product, and one conversion per load is fewer instructions
-// than one per product on any device.
+// accumulator). One conversion per load (each is used 8 or 16 times) is
+// cheaper than one per product: multiplying in f16 and widening each
+// product took about twice as long on lavapipe (bench/results/README.md).
 
 override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
