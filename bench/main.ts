@@ -55,7 +55,10 @@ Options:
   --reps N         timed repetitions, medians reported (default 3)
   --warmup N       untimed runs first: pipelines, buffer pool (default 1)
   --many-model M   model of the 'many' benchmark, at the first size (default: the first --model)
-  --out FILE       JSON output (default bench/results/bench-<adapter>.json)
+  --precision P    backbone precision: f32 (default) or f16 (filters and feature maps in f16,
+                   arithmetic in f32; needs the adapter's shader-f16 feature)
+  --out FILE       JSON output (default bench/results/bench-<adapter>.json, or
+                   bench-<adapter>-f16.json with --precision f16)
   --cached-only    ignored (deno's own flag, accepted so that the command of
                    ../shared/docs/gpu.md works)
   -h, --help       show this help
@@ -156,6 +159,7 @@ interface Options {
   reps: number;
   warmup: number;
   manyModel: SyntheticModel;
+  precision: "f32" | "f16";
   out: string;
 }
 
@@ -190,6 +194,9 @@ function describe(d: Dispatch): string {
       return `${u[0]}×${u[1]}`;
     case "position_encoding.wgsl:main":
       return `${u[0]}×${u[1]}`;
+    case "cast.wgsl:to_f32":
+    case "cast.wgsl:from_f32":
+      return `${u[0]} elements`;
     case "fine_windows.wgsl:gather_rows":
       return `${u[1]}-slot batch, C ${u[3]}`;
     case "fine_windows.wgsl:windows":
@@ -648,6 +655,7 @@ function parseOptions(args: string[]): Omit<Options, "out"> & { out?: string; he
       reps: { type: "string", default: "3" },
       warmup: { type: "string", default: "1" },
       "many-model": { type: "string" },
+      precision: { type: "string", default: "f32" },
       out: { type: "string" },
       "cached-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -678,6 +686,10 @@ function parseOptions(args: string[]): Omit<Options, "out"> & { out?: string; he
     return [Number(m[1]), Number(m[2])];
   });
   if (!models.length || !sizes.length) fail("--model and --sizes need at least one entry");
+  const precision = values.precision;
+  if (precision !== "f32" && precision !== "f16") {
+    fail(`--precision: "${precision}" is neither f32 nor f16`);
+  }
   return {
     help: values.help ?? false,
     sections: new Set(sections),
@@ -686,6 +698,7 @@ function parseOptions(args: string[]): Omit<Options, "out"> & { out?: string; he
     reps: count(values.reps, "reps", 1),
     warmup: count(values.warmup, "warmup", 0),
     manyModel: model(values["many-model"] ?? models[0], "many-model"),
+    precision,
     out: values.out,
   };
 }
@@ -711,21 +724,23 @@ async function main(args: string[]): Promise<void> {
       sizes: parsed.sizes.map(([w, h]) => `${w}x${h}`),
       reps: parsed.reps,
       warmup: parsed.warmup,
+      precision: parsed.precision,
     },
   };
   const slug = probe.isFallback
     ? "lavapipe"
     : probe.adapterName.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase();
   probe.destroy();
+  const suffix = parsed.precision === "f16" ? "-f16" : "";
   const o: Options = {
     ...parsed,
-    out: parsed.out ?? new URL(`./results/bench-${slug}.json`, import.meta.url).pathname,
+    out: parsed.out ?? new URL(`./results/bench-${slug}${suffix}.json`, import.meta.url).pathname,
   };
   console.log(
     `adapter ${meta.adapter}${
       meta.timestamps ? "" : " (no timestamp queries: wall clock only)"
     }; ` +
-      `commit ${meta.commit}; ${meta.date}\n`,
+      `commit ${meta.commit}; ${meta.date}; backbone precision ${o.precision}\n`,
   );
 
   const runs: ModelRun[] = [];
@@ -736,7 +751,11 @@ async function main(args: string[]): Promise<void> {
     // A fresh device per model, so that memory and pipeline counts are its own.
     const gpu = await Gpu.create();
     try {
-      const matcher = await Matcher.create({ weights: syntheticWeights(model), gpu });
+      const matcher = await Matcher.create({
+        weights: syntheticWeights(model),
+        gpu,
+        precision: o.precision,
+      });
       const weightsMiB = gpu.memory().inUse / MiB;
       if (o.models.includes(model) && modelSections.some((s) => o.sections.has(s))) {
         for (const size of o.sizes) {
@@ -763,10 +782,13 @@ async function main(args: string[]): Promise<void> {
   const memory: MemoryRow[] = [];
   if (o.sections.has("memory")) {
     for (const model of o.models) {
-      for (const size of o.sizes) memory.push(await pairMemory(model, size));
+      for (const size of o.sizes) {
+        memory.push(await pairMemory(model, size, undefined, o.precision));
+      }
     }
     console.log(
-      `== peak buffer memory of a pair (allocations replayed without computing, bench/memory.ts)\n` +
+      `== peak buffer memory of a pair, backbone in ${o.precision} (allocations replayed ` +
+        `without computing, bench/memory.ts)\n` +
         table(
           ["model", "size", "weights MiB", "after both backbones MiB", "whole pair MiB"],
           memory.map((r) => [

@@ -38,7 +38,7 @@ function recordingDevice(): GPUDevice {
   const device = {
     lost: new Promise(noop),
     addEventListener: noop,
-    features: new Set(),
+    features: new Set(["shader-f16"]), // so that either precision replays
     limits: {
       maxBufferSize: 2 ** 40,
       maxStorageBufferBindingSize: 2 ** 40,
@@ -68,16 +68,18 @@ function recordingDevice(): GPUDevice {
 
 /**
  * Peak buffer memory of a pair of `width`×`height` images (default memory
- * budget), replayed without computing; or measured on `gpu` when given (which
- * should be fresh: its pool is trimmed, its peak reset).
+ * budget) with the backbone at `precision` (default `f32`), replayed without
+ * computing; or measured on `gpu` when given (which should be fresh: its
+ * pool is trimmed, its peak reset).
  */
 export async function pairMemory(
   model: SyntheticModel,
   [width, height]: [number, number],
   gpu?: Gpu,
+  precision: "f32" | "f16" = "f32",
 ): Promise<MemoryRow> {
   gpu ??= await Gpu.fromDevice(recordingDevice(), { name: "allocation replay" });
-  const loftr = LoFTR.create(gpu, syntheticWeights(model));
+  const loftr = LoFTR.create(gpu, syntheticWeights(model), { precision });
   const weights = gpu.memory().inUse;
   gpu.trim();
   gpu.resetPeak();

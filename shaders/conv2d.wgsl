@@ -22,6 +22,16 @@
 // map's rows [0, h) only, never at a strip's edge, and r, always a whole map,
 // is read (or interpolated) at the map row. The caller guarantees that x
 // holds every input row the computed output rows read.
+//
+// Precision: the maps x, r, y and the filter are stored as `elem`, f32 or, in
+// the f16 variant (src/gpu.ts), f16: half the memory and bandwidth. Every
+// value is widened to f32 as it is loaded and the arithmetic is f32, rounded
+// to `elem` once, on store. The product of two f16 values (11 significant
+// bits each) is exact in f32, so this is f16 products summed in f32 (in the
+// backbone a sum has up to Cin·K² = 2304 terms, too many for an f16
+// accumulator). One conversion per load (each is used 8 or 16 times) is
+// cheaper than one per product: multiplying in f16 and widening each
+// product took about twice as long on lavapipe (bench/results/README.md).
 
 override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
@@ -29,6 +39,8 @@ override ACT: u32 = 0u; // 0 none, 1 ReLU, 2 LeakyReLU(0.01)
 override RESIDUAL: u32 = 0u; // 0 none, 1 same-size map, 2 bilinear upsampling (align_corners)
 
 const PX = 8u; // output pixels per invocation, along x (output channels: 8)
+
+alias elem = f32;
 
 struct Params {
   cin: u32,
@@ -51,11 +63,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<elem>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<elem>>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> r: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> r: array<elem>;
+@group(0) @binding(5) var<storage, read_write> y: array<elem>;
 
 fn activate(v: f32) -> f32 {
   switch ACT {
@@ -67,13 +79,13 @@ fn activate(v: f32) -> f32 {
 
 // x[row + ix], or 0 outside the row (zero padding).
 fn load(row: u32, ix: i32) -> f32 {
-  return select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
+  return select(0.0, f32(x[row + u32(clamp(ix, 0, i32(p.w) - 1))]), ix >= 0 && ix < i32(p.w));
 }
 
 // The map r at output position (c, oy, ox).
 fn residual(c: u32, oy: u32, ox: u32) -> f32 {
   if (RESIDUAL == 1u) {
-    return r[(c * p.ho + oy) * p.wo + ox];
+    return f32(r[(c * p.ho + oy) * p.wo + ox]);
   }
   // Bilinear, align_corners = true: source = dst · (in − 1) / (out − 1).
   let sy = p.scale_y * f32(oy);
@@ -85,8 +97,8 @@ fn residual(c: u32, oy: u32, ox: u32) -> f32 {
   let ly = sy - f32(y0);
   let lx = sx - f32(x0);
   let base = c * p.hr * p.wr;
-  let top = (1.0 - lx) * r[base + y0 * p.wr + x0] + lx * r[base + y0 * p.wr + x1];
-  let bottom = (1.0 - lx) * r[base + y1 * p.wr + x0] + lx * r[base + y1 * p.wr + x1];
+  let top = (1.0 - lx) * f32(r[base + y0 * p.wr + x0]) + lx * f32(r[base + y0 * p.wr + x1]);
+  let bottom = (1.0 - lx) * f32(r[base + y1 * p.wr + x0]) + lx * f32(r[base + y1 * p.wr + x1]);
   return (1.0 - ly) * top + ly * bottom;
 }
 
@@ -98,7 +110,7 @@ fn store(c0: u32, oy: u32, ox: u32, lo: vec4f, hi: vec4f) {
     if (c >= p.cout) { return; }
     var v = select(lo[i % 4u], hi[i % 4u], i >= 4u) + b[c];
     if (RESIDUAL != 0u) { v += residual(c, oy, ox); }
-    y[(c * p.y_rows + oy - p.y_first) * p.wo + ox] = activate(v);
+    y[(c * p.y_rows + oy - p.y_first) * p.wo + ox] = elem(activate(v));
   }
 }
 
@@ -142,8 +154,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
           s6 = load(row, ix + 6 * st);
           s7 = load(row, ix + 7 * st);
         }
-        let w0 = wt[tap + 2u * kx];
-        let w1 = wt[tap + 2u * kx + 1u];
+        let w0 = vec4f(wt[tap + 2u * kx]);
+        let w1 = vec4f(wt[tap + 2u * kx + 1u]);
         a00 += s0 * w0; a01 += s0 * w1;
         a10 += s1 * w0; a11 += s1 * w1;
         a20 += s2 * w0; a21 += s2 * w1;

@@ -23,6 +23,12 @@
  * whole maps, but the maps inside (y; sum and h) only ever exist for a strip
  * of rows ({@link BackboneRunOptions.maxStripBytes}). Whole, those would
  * dominate the memory at 1/2 resolution (the fine level of `ResNetFPN_8_2`).
+ *
+ * Precision ({@link BackboneOptions.precision}): in `f16`, the filters and
+ * every map from the input image to the two outputs are stored as f16 (half
+ * the memory and bandwidth), each convolution computing in f32 from its f16
+ * operands; the image is rounded to f16 first and the two outputs are widened to
+ * f32 at the end, so the stages after the backbone run in f32 either way.
  * @module
  */
 import { ArchitectureError } from "./architecture.ts";
@@ -38,7 +44,8 @@ import {
   type RowRange,
   wholeMap,
 } from "./conv2d.ts";
-import type { Gpu, Tensor } from "./gpu.ts";
+import { cast } from "./cast.ts";
+import { ELEMENT_BYTES, type Gpu, type Tensor } from "./gpu.ts";
 import type { HostTensor, ModelWeights } from "./weights.ts";
 
 /** BatchNorm epsilon of both published models (PyTorch's default). */
@@ -81,6 +88,16 @@ export function foldBatchNorm(
   return { filter: folded, bias };
 }
 
+/** Options of {@link createBackbone}. */
+export interface BackboneOptions {
+  /**
+   * Element type of the filters and of the maps inside the backbone (default
+   * `"f32"`). `"f16"` halves their memory and needs a device with WebGPU's
+   * `shader-f16`; the outputs are `f32` either way.
+   */
+  precision?: "f32" | "f16";
+}
+
 /** Options of {@link Backbone.run}. */
 export interface BackboneRunOptions {
   /**
@@ -90,7 +107,8 @@ export interface BackboneRunOptions {
   fine?: boolean;
   /**
    * Bytes that the maps inside one chain of convolutions (a BasicBlock's y;
-   * an FPN level's sum and h) may take at once, halo rows included (default
+   * an FPN level's sum and h) may take at once, halo rows included, at the
+   * backbone's precision (2 bytes per element in `f16`) (default
    * 32 MiB, and at most the adapter's storage-binding limit). The chain runs
    * in horizontal strips of the tallest height that fits, at least one row;
    * one strip when the whole maps fit. Results are bit-identical for every
@@ -100,7 +118,7 @@ export interface BackboneRunOptions {
   maxStripBytes?: number;
 }
 
-/** The backbone's outputs, on the GPU; the caller releases them. */
+/** The backbone's outputs, on the GPU, `f32`; the caller releases them. */
 export interface BackboneOutput {
   /** Coarse map `[C, H/s, W/s]` (s = coarse stride, 8 or 16). */
   coarse: Tensor;
@@ -110,7 +128,7 @@ export interface BackboneOutput {
 
 /** A backbone with its weights on the GPU. */
 export interface Backbone {
-  /** Runs on one image `[1, H, W]` (sides multiples of the coarse stride). */
+  /** Runs on one image `[1, H, W]` (sides multiples of the coarse stride), `f32` or `f16`. */
   run(image: Tensor, options?: BackboneRunOptions): Promise<BackboneOutput>;
 }
 
@@ -145,9 +163,12 @@ class ResNetFpn implements Backbone {
   /** FPN levels from stage n−1 down to the fine stage n−2. */
   #fpn: FpnLevel[];
   #fineByDefault: boolean;
+  #precision: "f32" | "f16";
 
-  constructor(gpu: Gpu, weights: ModelWeights) {
+  constructor(gpu: Gpu, weights: ModelWeights, precision: "f32" | "f16") {
+    gpu.requirePrecision(precision);
     this.#gpu = gpu;
+    this.#precision = precision;
     const t = weights.tensors;
     const tensor = (name: string): HostTensor => {
       const v = t.get(`backbone.${name}`);
@@ -163,7 +184,8 @@ class ResNetFpn implements Backbone {
     const conv = (name: string, bn: string | null, options: Conv2dOptions = {}): Conv => {
       const w = tensor(name);
       const folded = bn ? foldBatchNorm(w, batchNorm(bn)) : { filter: w.data, bias: null };
-      return { weights: conv2dWeights(gpu, w.shape, folded.filter, folded.bias), options };
+      const weights = conv2dWeights(gpu, w.shape, folded.filter, folded.bias, precision);
+      return { weights, options };
     };
 
     const n = weights.config.blockDims.length;
@@ -204,13 +226,22 @@ class ResNetFpn implements Backbone {
     const budget = Math.min(options.maxStripBytes ?? DEFAULT_STRIP_BYTES, gpu.maxBindingBytes);
     const apply = (c: Conv, x: Tensor) => conv2d(gpu, x, c.weights, c.options);
     const chain = (x: Tensor, steps: ChainStep[]) => stripChain(gpu, x, steps, budget);
+    // The image at the backbone's precision, and an output map in f32.
+    const input = image.dtype === this.#precision ? image : await cast(gpu, image, this.#precision);
+    const output = async (t: Tensor) => {
+      if (t.dtype === "f32") return t;
+      const wide = await cast(gpu, t, "f32");
+      gpu.release(t);
+      return wide;
+    };
 
     // ResNet. The outputs of stages n−2 and n−1, the FPN's lateral inputs,
     // are kept when the fine map is asked for; every other map is released
     // as soon as it has been used.
     const n = this.#stages.length;
     const kept: Tensor[] = [];
-    let x = await apply(this.#stem, image);
+    let x = await apply(this.#stem, input);
+    if (input !== image) gpu.release(input);
     for (let i = 1; i <= n; i++) {
       for (const block of this.#stages[i - 1]) {
         const shortcut = block.downsample ? await apply(block.downsample, x) : x;
@@ -226,7 +257,7 @@ class ResNetFpn implements Backbone {
     }
     const coarse = await apply(this.#top, x);
     gpu.release(x);
-    if (!fine) return { coarse, fine: null };
+    if (!fine) return { coarse: await output(coarse), fine: null };
 
     // FPN, top-down: kept = [x_{n−2}, x_{n−1}].
     let above = coarse;
@@ -241,7 +272,7 @@ class ResNetFpn implements Backbone {
       if (above !== coarse) gpu.release(above);
       above = out;
     }
-    return { coarse, fine: above };
+    return { coarse: await output(coarse), fine: await output(above) };
   }
 }
 
@@ -261,7 +292,7 @@ interface ChainStep {
  * the map). Rows read by two strips are computed twice, with the same
  * arithmetic, so the output is bit-identical to whole-map convolutions.
  * The strips are the tallest whose buffers take at most `budget` bytes (at
- * least one row; one strip when the whole maps fit).
+ * least one row; one strip when the whole maps fit), at `x`'s element size.
  */
 async function stripChain(
   gpu: Gpu,
@@ -295,13 +326,14 @@ async function stripChain(
       return [c, rows, w];
     });
   const bytes = (strips: RowRange[][]) =>
-    bufferShapes(strips).reduce((sum, [c, rows, w]) => sum + 4 * c * rows * w, 0);
+    bufferShapes(strips).reduce((sum, [c, rows, w]) => sum + c * rows * w, 0) *
+    ELEMENT_BYTES[x.dtype];
   let stripHeight = height;
   while (stripHeight > 1 && bytes(plan(stripHeight)) > budget) stripHeight--;
   const strips = plan(stripHeight);
 
-  const buffers = bufferShapes(strips).map((shape) => gpu.tensor(shape));
-  const out = gpu.tensor(shapes[steps.length]);
+  const buffers = bufferShapes(strips).map((shape) => gpu.tensor(shape, undefined, x.dtype));
+  const out = gpu.tensor(shapes[steps.length], undefined, x.dtype);
   // Strip by strip, step by step: step i computes rows[i] of its output from
   // its input (x, or the previous step's buffer) into its buffer (or out).
   for (const rows of strips) {
@@ -318,7 +350,15 @@ async function stripChain(
   return out;
 }
 
-/** Uploads the backbone's weights (BatchNorm folded) for the variant in `weights.config`. */
-export function createBackbone(gpu: Gpu, weights: ModelWeights): Backbone {
-  return new ResNetFpn(gpu, weights);
+/**
+ * Uploads the backbone's weights (BatchNorm folded) for the variant in
+ * `weights.config`. Throws a `GpuError` naming the missing `shader-f16`
+ * feature when `precision` is `"f16"` and the device lacks it.
+ */
+export function createBackbone(
+  gpu: Gpu,
+  weights: ModelWeights,
+  options: BackboneOptions = {},
+): Backbone {
+  return new ResNetFpn(gpu, weights, options.precision ?? "f32");
 }

@@ -5,6 +5,10 @@
  * maps ({@link conv2d}), a convolution can compute some output rows from a
  * horizontal strip of its input into a strip of its output
  * ({@link conv2dStrip}), so that chains of convolutions run strip by strip.
+ *
+ * Precision: maps and filter are all `f32`, or all `f16` (the kernel's f16
+ * variant: f16 operands, f32 arithmetic; needs `shader-f16`). The bias is
+ * always `f32`.
  * @module
  */
 import { type Gpu, GpuError, groups, type Tensor } from "./gpu.ts";
@@ -23,9 +27,9 @@ const WG = 64;
 
 /** A convolution's filter in the kernel's layout and its bias, on the GPU. */
 export interface Conv2dWeights {
-  /** Filter rearranged to `[ceil(Cout/8)][Cin][K][K][8]`. */
+  /** Filter rearranged to `[ceil(Cout/8)][Cin][K][K][8]`, `f32` or `f16` like the maps it convolves. */
   weight: Tensor;
-  /** Bias `[Cout]`. */
+  /** Bias `[Cout]`, `f32`. */
   bias: Tensor;
   /** Output channels. */
   cout: number;
@@ -38,13 +42,15 @@ export interface Conv2dWeights {
 /**
  * Uploads a PyTorch filter `[Cout, Cin, K, K]` (flat, C order) and bias
  * `[Cout]` (zeros when `null`), rearranging the filter to the kernel's
- * layout.
+ * layout and storing it as `precision` (default `f32`; `f16` for maps of
+ * `f16`).
  */
 export function conv2dWeights(
   gpu: Gpu,
   shape: readonly number[],
   filter: Float32Array,
   bias: Float32Array | null,
+  precision: "f32" | "f16" = "f32",
 ): Conv2dWeights {
   const [cout, cin, kh, kw] = shape;
   if (shape.length !== 4 || kh !== kw || filter.length !== cout * cin * kh * kw) {
@@ -58,7 +64,7 @@ export function conv2dWeights(
     for (let t = 0; t < taps; t++) packed[(block * taps + t) * CO + lane] = filter[co * taps + t];
   }
   return {
-    weight: gpu.tensor([blocks, cin, kh, kw, CO], packed),
+    weight: gpu.tensor([blocks, cin, kh, kw, CO], packed, precision),
     bias: gpu.tensor([cout], bias ?? new Float32Array(cout)),
     cout,
     cin,
@@ -155,7 +161,10 @@ export function conv2dInputRows(
   };
 }
 
-/** `act(conv(x, W) + b + residual)` for `x` of shape `[Cin, H, W]`; returns `[Cout, Ho, Wo]`. */
+/**
+ * `act(conv(x, W) + b + residual)` for `x` of shape `[Cin, H, W]`; returns
+ * `[Cout, Ho, Wo]`, of `x`'s element type.
+ */
 export async function conv2d(
   gpu: Gpu,
   x: Tensor,
@@ -163,7 +172,7 @@ export async function conv2d(
   options: Conv2dOptions = {},
 ): Promise<Tensor> {
   const shape = conv2dOutputShape(w, options, x.shape);
-  const y = gpu.tensor(shape);
+  const y = gpu.tensor(shape, undefined, x.dtype);
   await conv2dStrip(gpu, wholeMap(x), w, { first: 0, end: shape[1] }, wholeMap(y), options);
   return y;
 }
@@ -207,6 +216,14 @@ export async function conv2dStrip(
     );
   }
   const r = options.residual;
+  const precision = x.tensor.dtype;
+  const dtypes = [w.weight.dtype, y.tensor.dtype, ...(r ? [r.dtype] : [])];
+  if ((precision !== "f32" && precision !== "f16") || dtypes.some((d) => d !== precision)) {
+    throw new GpuError(
+      `conv2d needs its maps and filter all f32 or all f16: input ${precision}, filter ` +
+        `${w.weight.dtype}, output ${y.tensor.dtype}${r ? `, residual ${r.dtype}` : ""}`,
+    );
+  }
   let mode = 0, hr = ho, wr = wo;
   if (r) {
     [, hr, wr] = r.shape;
@@ -220,7 +237,7 @@ export async function conv2dStrip(
     STRIDE: stride,
     ACT: ACT[options.activation ?? "none"],
     RESIDUAL: mode,
-  });
+  }, precision);
   const count = rows.end - rows.first;
   gpu.dispatch({
     pipeline,

@@ -12,6 +12,14 @@
  *   `buffers` in {@link Gpu.dispatch}.
  * - Values that differ per specialisation (activation, kernel size, …) are
  *   WGSL `override` constants, passed as `constants` to {@link Gpu.kernel}.
+ * - A kernel with an f16 variant declares the element type of the tensors
+ *   it keeps in storage at that precision (feature maps, filters) as
+ *   `alias elem = f32;` on a line of its own, and uses `elem` for them. WGSL
+ *   has no generics and override constants cannot change types, so asked
+ *   for precision `"f16"`, {@link Gpu.kernel} rewrites that line to
+ *   `alias elem = f16;` and prepends `enable f16;` (on the first line: line
+ *   numbers in compiler messages stay those of the file). The device must
+ *   have WebGPU's `shader-f16` feature ({@link Gpu.hasShaderF16}).
  *
  * @module
  */
@@ -22,10 +30,17 @@ export class GpuError extends Error {
   override name = "GpuError";
 }
 
-/** Element types a tensor can hold (all 4 bytes wide). */
-export type DType = "f32" | "u32" | "i32";
+/**
+ * Element types a tensor can hold: `f16` (2 bytes; on the host it is a
+ * `Float32Array`, rounded to the nearest f16 on upload and widened exactly on
+ * read-back) and the 4-byte `f32`, `u32` and `i32`.
+ */
+export type DType = "f16" | "f32" | "u32" | "i32";
 
-/** A buffer on the GPU with a shape; row-major, 4-byte elements. */
+/** Bytes per element of each {@link DType}. */
+export const ELEMENT_BYTES: Readonly<Record<DType, number>> = { f16: 2, f32: 4, u32: 4, i32: 4 };
+
+/** A buffer on the GPU with a shape; row-major, elements of {@link ELEMENT_BYTES} each. */
 export interface Tensor {
   /** The storage buffer. */
   readonly buffer: GPUBuffer;
@@ -37,8 +52,8 @@ export interface Tensor {
   readonly dtype: DType;
 }
 
-/** Host-side typed array for a dtype. */
-export type HostArray<D extends DType> = D extends "f32" ? Float32Array
+/** Host-side typed array for a dtype (`Float32Array` for `f16` too). */
+export type HostArray<D extends DType> = D extends "f32" | "f16" ? Float32Array
   : D extends "u32" ? Uint32Array
   : Int32Array;
 
@@ -218,8 +233,9 @@ export class Gpu {
       );
     }
     const l = adapter.limits;
-    const requiredFeatures: GPUFeatureName[] = [];
-    if (adapter.features.has("timestamp-query")) requiredFeatures.push("timestamp-query");
+    const requiredFeatures = (["timestamp-query", "shader-f16"] as const).filter((f) =>
+      adapter.features.has(f)
+    );
     const device = await adapter.requestDevice({
       requiredFeatures,
       requiredLimits: {
@@ -261,6 +277,24 @@ export class Gpu {
     return this.device.features.has("timestamp-query");
   }
 
+  /** Whether the device has WebGPU's `shader-f16` feature: kernels at precision `"f16"` can run. */
+  get hasShaderF16(): boolean {
+    return this.device.features.has("shader-f16");
+  }
+
+  /**
+   * Throws a {@link GpuError} that names the missing `shader-f16` feature
+   * when `precision` is `"f16"` and the device cannot run f16 kernels.
+   */
+  requirePrecision(precision: "f32" | "f16"): void {
+    if (precision === "f16" && !this.hasShaderF16) {
+      throw new GpuError(
+        `precision "f16" needs the WebGPU feature "shader-f16", which ${this.adapterName} ` +
+          `does not offer; use precision "f32"`,
+      );
+    }
+  }
+
   /** Largest storage buffer that can be bound, in bytes. */
   get maxBindingBytes(): number {
     return this.device.limits.maxStorageBufferBindingSize;
@@ -268,18 +302,23 @@ export class Gpu {
 
   /**
    * The compute pipeline for entry point `entryPoint` of `shaders/<file>`,
-   * specialised by the `override` constants given. Cached: asking again for
-   * the same file, entry point and constants returns the same pipeline.
+   * specialised by the `override` constants given, with its storage element
+   * type `elem` at `precision` (default `"f32"`; `"f16"` needs a file that
+   * declares `elem`, see the module's conventions, and a device with
+   * `shader-f16`). Cached: asking again for the same file, entry point,
+   * constants and precision returns the same pipeline.
    */
   kernel(
     file: string,
     entryPoint = "main",
     constants: Record<string, number> = {},
+    precision: "f32" | "f16" = "f32",
   ): Promise<GPUComputePipeline> {
-    const key = `${file}:${entryPoint}:${JSON.stringify(constants)}`;
+    this.requirePrecision(precision);
+    const key = `${file}:${entryPoint}:${precision}:${JSON.stringify(constants)}`;
     let p = this.#pipelines.get(key);
     if (!p) {
-      p = this.#build(file, entryPoint, constants);
+      p = this.#build(file, entryPoint, constants, precision);
       this.#pipelines.set(key, p);
     }
     return p;
@@ -294,13 +333,15 @@ export class Gpu {
     file: string,
     entryPoint: string,
     constants: Record<string, number>,
+    precision: "f32" | "f16",
   ): Promise<GPUComputePipeline> {
     let source = this.#sources.get(file);
     if (!source) {
       source = loadShader(file);
       this.#sources.set(file, source);
     }
-    const module = this.device.createShaderModule({ label: file, code: await source });
+    const code = precision === "f16" ? f16Variant(await source, file) : await source;
+    const module = this.device.createShaderModule({ label: file, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === "error");
     if (errors.length) {
@@ -314,9 +355,11 @@ export class Gpu {
   }
 
   /**
-   * A tensor of the given shape. Its buffer comes from the reuse pool when one
-   * of the same byte size is free. With `data`, the contents are uploaded;
-   * without, the contents are undefined (kernels must write every element).
+   * A tensor of the given shape and element type (default `f32`). Its buffer
+   * comes from the reuse pool when one of the same byte size is free. With
+   * `data`, the contents are uploaded (rounded to the nearest f16, ties to
+   * even, for `f16`); without, the contents are undefined (kernels must write
+   * every element).
    */
   tensor<D extends DType = "f32">(
     shape: readonly number[],
@@ -327,7 +370,7 @@ export class Gpu {
     if (data && data.length !== size) {
       throw new GpuError(`tensor data has ${data.length} elements, shape [${shape}] needs ${size}`);
     }
-    const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    const bytes = Math.max(16, Math.ceil((size * ELEMENT_BYTES[dtype]) / 16) * 16);
     const limit = Math.min(this.device.limits.maxBufferSize, this.maxBindingBytes);
     if (bytes > limit) {
       throw new GpuError(
@@ -347,8 +390,11 @@ export class Gpu {
       // Commands recorded so far may still read this (reused) buffer's old
       // contents; writeBuffer would overtake them, so submit them first.
       this.flush();
+      // writeBuffer takes whole 4-byte words: an odd f16 count gets one zero more.
+      const bits = dtype === "f16" ? new Float16Array(size + (size % 2)) : data;
+      if (bits !== data) bits.set(data);
       // Typed arrays over a SharedArrayBuffer are accepted by Deno's WebGPU too.
-      this.device.queue.writeBuffer(buffer, 0, data as ArrayBufferView<ArrayBuffer>);
+      this.device.queue.writeBuffer(buffer, 0, bits as ArrayBufferView<ArrayBuffer>);
     }
     return { buffer, shape: [...shape], size, dtype };
   }
@@ -554,8 +600,14 @@ export class Gpu {
     profile.reads.push(read);
   }
 
-  /** Records a buffer-to-buffer copy of `bytes` bytes. */
-  copy(src: Tensor, dst: Tensor, bytes = src.size * 4, srcOffset = 0, dstOffset = 0): void {
+  /** Records a buffer-to-buffer copy of `bytes` bytes (default: all of `src`). */
+  copy(
+    src: Tensor,
+    dst: Tensor,
+    bytes = src.size * ELEMENT_BYTES[src.dtype],
+    srcOffset = 0,
+    dstOffset = 0,
+  ): void {
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
     this.#encoder.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
@@ -588,13 +640,14 @@ export class Gpu {
 
   /**
    * Copies the first `count` elements (default: all) of a tensor back to the
-   * CPU. This is the only way data leaves the GPU.
+   * CPU (an `f16` tensor's widened to float32). This is the only way data
+   * leaves the GPU.
    */
   async read<D extends DType>(t: Tensor & { dtype: D }, count?: number): Promise<HostArray<D>>;
   /** Copies a tensor of any dtype back to the CPU (see the overload above). */
   async read(t: Tensor, count?: number): Promise<Float32Array | Uint32Array | Int32Array>;
   async read(t: Tensor, count = t.size): Promise<Float32Array | Uint32Array | Int32Array> {
-    const bytes = Math.ceil((count * 4) / 4) * 4;
+    const bytes = Math.ceil((count * ELEMENT_BYTES[t.dtype]) / 4) * 4;
     const Ctor = t.dtype === "u32" ? Uint32Array : t.dtype === "i32" ? Int32Array : Float32Array;
     if (count === 0) return new Ctor(0);
     const staging = this.device.createBuffer({
@@ -611,7 +664,10 @@ export class Gpu {
       this.#checkLost();
       throw e;
     }
-    const out = new Ctor(staging.getMappedRange().slice(0));
+    const range = staging.getMappedRange();
+    const out = t.dtype === "f16"
+      ? new Float32Array(new Float16Array(range, 0, count))
+      : new Ctor(range.slice(0));
     staging.destroy();
     this.#checkLost();
     return out;
@@ -661,6 +717,18 @@ export function grid(n: number, size: number): [number, number] {
   const total = Math.ceil(n / size);
   const x = Math.min(total, 65535);
   return [x, Math.ceil(total / Math.max(x, 1))];
+}
+
+/**
+ * The f16 variant of a kernel's source: its `alias elem = f32;` line declares
+ * f16 instead, and `enable f16;` comes first, on the first line.
+ */
+function f16Variant(source: string, file: string): string {
+  const declaration = /^alias elem = f32;$/m;
+  if (!declaration.test(source)) {
+    throw new GpuError(`shaders/${file} has no f16 variant: no line "alias elem = f32;"`);
+  }
+  return `enable f16; ${source.replace(declaration, "alias elem = f16;")}`;
 }
 
 async function loadShader(file: string): Promise<string> {

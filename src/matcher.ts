@@ -32,6 +32,15 @@ export interface MatcherOptions {
   weights?: string | URL | Uint8Array | ModelWeights;
   /** A GPU to share with other work. Default: a new one, destroyed by {@link Matcher.destroy}. */
   gpu?: Gpu;
+  /**
+   * Precision of the backbone, the convolutions that are most of the work
+   * (default `"f32"`). `"f16"` stores their filters and feature maps as f16
+   * (half the memory and bandwidth; arithmetic stays f32), with nearly the same
+   * matches; it needs WebGPU's `shader-f16` feature, and `create` throws a
+   * `GpuError` naming it when the adapter lacks it. Every later stage runs
+   * in f32 either way.
+   */
+  precision?: "f32" | "f16";
 }
 
 /** Options of {@link Matcher.match}. */
@@ -129,7 +138,8 @@ export class Matcher {
     const weights = typeof w === "object" && "config" in w ? w : await loadWeights(w);
     const gpu = options.gpu ?? await Gpu.create();
     try {
-      return new Matcher(gpu, LoFTR.create(gpu, weights), weights.source, !options.gpu);
+      const model = LoFTR.create(gpu, weights, { precision: options.precision });
+      return new Matcher(gpu, model, weights.source, !options.gpu);
     } catch (e) {
       if (!options.gpu) gpu.destroy();
       throw e;

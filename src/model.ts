@@ -56,6 +56,8 @@ export interface GpuMatchList {
 export class LoFTR {
   /** Architecture of the loaded weights. */
   readonly config: LoftrConfig;
+  /** Precision of the backbone (`"f32"` or `"f16"`); every later stage runs in f32. */
+  readonly precision: "f32" | "f16";
   #gpu: Gpu;
   #backbone: Backbone;
   #coarse: Transformer;
@@ -68,23 +70,37 @@ export class LoFTR {
     backbone: Backbone,
     coarse: Transformer,
     fine: FineRefinement | null,
+    precision: "f32" | "f16",
   ) {
     this.#gpu = gpu;
     this.config = config;
+    this.precision = precision;
     this.#backbone = backbone;
     this.#coarse = coarse;
     this.#fine = fine;
   }
 
-  /** Uploads the weights and builds every stage. */
-  static create(gpu: Gpu, weights: ModelWeights): LoFTR {
+  /**
+   * Uploads the weights and builds every stage. `options.precision` is the
+   * backbone's (default `"f32"`): `"f16"` stores its filters and feature maps
+   * as f16, computing in f32, and needs WebGPU's `shader-f16` (a `GpuError`
+   * names it when the device lacks it); the stages after the backbone run in
+   * f32 either way.
+   */
+  static create(
+    gpu: Gpu,
+    weights: ModelWeights,
+    options: { precision?: "f32" | "f16" } = {},
+  ): LoFTR {
     const { config, tensors } = weights;
+    const precision = options.precision ?? "f32";
     return new LoFTR(
       gpu,
       config,
-      createBackbone(gpu, weights),
+      createBackbone(gpu, weights, { precision }),
       new Transformer(gpu, tensors, "loftr_coarse", config.coarse),
       config.fine ? new FineRefinement(gpu, tensors, config) : null,
+      precision,
     );
   }
 

@@ -17,6 +17,7 @@ import {
   type ModelWeights,
 } from "../src/weights.ts";
 import {
+  assertIdentical,
   fixture,
   fullRandomWeights,
   needsShared,
@@ -26,134 +27,27 @@ import {
   seededRandom,
   sharedDir,
 } from "./util.ts";
-
-/** A `[C, H, W]` map in float64 on the CPU. */
-interface Map3 {
-  shape: [number, number, number];
-  data: Float64Array | Float32Array;
-}
-
-function activate(v: number, activation: ConvActivation = "none"): number {
-  if (activation === "relu") return Math.max(v, 0);
-  return activation === "leaky_relu" && v < 0 ? 0.01 * v : v;
-}
-
-/** Bilinear resampling with align_corners = true to `ho × wo`, in float64. */
-function upsampleRef(r: Map3, ho: number, wo: number): Map3 {
-  const [c, h, w] = r.shape;
-  const out = new Float64Array(c * ho * wo);
-  for (let k = 0; k < c; k++) {
-    for (let y = 0; y < ho; y++) {
-      const sy = ho > 1 ? (y * (h - 1)) / (ho - 1) : 0;
-      const y0 = Math.min(Math.floor(sy), h - 1), y1 = Math.min(y0 + 1, h - 1), ly = sy - y0;
-      for (let x = 0; x < wo; x++) {
-        const sx = wo > 1 ? (x * (w - 1)) / (wo - 1) : 0;
-        const x0 = Math.min(Math.floor(sx), w - 1), x1 = Math.min(x0 + 1, w - 1), lx = sx - x0;
-        const at = (yy: number, xx: number) => r.data[(k * h + yy) * w + xx];
-        out[(k * ho + y) * wo + x] = (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) +
-          ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
-      }
-    }
-  }
-  return { shape: [c, ho, wo], data: out };
-}
-
-/** `act(conv(x, filter) + bias + residual)` in float64; the residual is upsampled when coarser. */
-function conv2dRef(
-  x: Map3,
-  filter: HostTensor,
-  bias: ArrayLike<number> | null,
-  o: { stride?: number; padding?: number; activation?: ConvActivation; residual?: Map3 } = {},
-): Map3 {
-  const [cin, h, w] = x.shape;
-  const [cout, , k] = filter.shape;
-  const s = o.stride ?? 1, pad = o.padding ?? (k - 1) / 2;
-  const ho = Math.floor((h + 2 * pad - k) / s) + 1, wo = Math.floor((w + 2 * pad - k) / s) + 1;
-  const res = o.residual && upsampleRef(o.residual, ho, wo);
-  const out = new Float64Array(cout * ho * wo);
-  for (let co = 0; co < cout; co++) {
-    for (let oy = 0; oy < ho; oy++) {
-      for (let ox = 0; ox < wo; ox++) {
-        let v = bias ? bias[co] : 0;
-        for (let ci = 0; ci < cin; ci++) {
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * s + ky - pad;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox * s + kx - pad;
-              if (ix < 0 || ix >= w) continue;
-              v += x.data[(ci * h + iy) * w + ix] *
-                filter.data[((co * cin + ci) * k + ky) * k + kx];
-            }
-          }
-        }
-        const i = (co * ho + oy) * wo + ox;
-        if (res) v += res.data[i];
-        out[i] = activate(v, o.activation);
-      }
-    }
-  }
-  return { shape: [cout, ho, wo], data: out };
-}
-
-/** A convolution to test: kernel size, stride, padding (default (k − 1) / 2), activation, residual. */
-interface ConvCase {
-  k: number;
-  stride: number;
-  padding?: number;
-  activation: ConvActivation;
-  residual?: "same" | "coarse";
-}
-
-function randomMap(shape: [number, number, number], rand: () => number): Map3 {
-  return { shape, data: Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, rand) };
-}
+import {
+  activate,
+  conv2dError,
+  conv2dRef,
+  CONV_CASES,
+  type ConvCase,
+  type Map3,
+  randomImage,
+  randomMap,
+  upsampleRef,
+} from "./conv_ref.ts";
 
 Deno.test("conv2d: every kernel size, stride, activation and residual form matches float64", async () => {
   const gpu = await Gpu.create();
   try {
     const rand = seededRandom(7);
-    // Odd sizes: partial pixel tiles along x, Cout not a multiple of the 8-channel tile.
     const x = randomMap([5, 13, 21], rand);
-    const xt = gpu.tensor(x.shape, x.data as Float32Array);
-    const cases: ConvCase[] = [
-      { k: 1, stride: 1, activation: "none" },
-      { k: 1, stride: 2, activation: "none" },
-      { k: 3, stride: 1, activation: "relu" },
-      { k: 3, stride: 2, activation: "relu" },
-      { k: 3, stride: 1, activation: "leaky_relu" },
-      { k: 7, stride: 2, padding: 3, activation: "relu" },
-      { k: 7, stride: 1, activation: "none" },
-      { k: 3, stride: 1, activation: "relu", residual: "same" },
-      { k: 3, stride: 2, activation: "leaky_relu", residual: "same" },
-      { k: 1, stride: 1, activation: "none", residual: "coarse" },
-      { k: 3, stride: 1, activation: "relu", residual: "coarse" },
-    ];
-    for (const c of cases) {
-      const cout = 11;
-      const filter = {
-        shape: [cout, 5, c.k, c.k],
-        data: Float32Array.from({ length: cout * 5 * c.k * c.k }, rand),
-      };
-      const bias = Float32Array.from({ length: cout }, rand);
-      const pad = c.padding ?? (c.k - 1) / 2;
-      const ho = Math.floor((13 + 2 * pad - c.k) / c.stride) + 1;
-      const wo = Math.floor((21 + 2 * pad - c.k) / c.stride) + 1;
-      const residual = c.residual === "same"
-        ? randomMap([cout, ho, wo], rand)
-        : c.residual === "coarse"
-        ? randomMap([cout, Math.ceil(ho / 2), Math.ceil(wo / 2)], rand)
-        : undefined;
-      const rt = residual && gpu.tensor(residual.shape, residual.data as Float32Array);
-      const w = conv2dWeights(gpu, filter.shape, filter.data, bias);
-      const opts = { stride: c.stride, padding: c.padding, activation: c.activation };
-      const y = await conv2d(gpu, xt, w, { ...opts, residual: rt });
-      assert.deepEqual(y.shape, [cout, ho, wo]);
-      const want = conv2dRef(x, filter, bias, { ...opts, residual });
-      const err = relL2(await gpu.read(y), want.data);
+    for (const c of CONV_CASES) {
+      const err = await conv2dError(gpu, x, c, rand);
       // Dot products of up to 245 float32 terms: ~1e-7 relative in L2.
       assert.ok(err < 1e-6, `${JSON.stringify(c)}: rel L2 ${err}`);
-      gpu.release(y, rt, w.weight, w.bias);
     }
   } finally {
     gpu.destroy();
@@ -196,14 +90,6 @@ function rowsOf(m: Map3, first: number, end: number, rows = end - first): Float3
     out.set(m.data.subarray((k * h + first) * w, (k * h + end) * w), k * rows * w);
   }
   return out;
-}
-
-/** Asserts that two float32 arrays are equal bit for bit (signed zeros included). */
-function assertIdentical(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i} is ${a[i]}, not ${b[i]}`);
-  }
 }
 
 Deno.test("conv2d strips: rows from an input strip, into a strip or into the whole map, are bit-identical to the whole-map convolution", async () => {
@@ -435,12 +321,6 @@ async function assertStripsIdentical(weights: ModelWeights, image: Map3, budgets
   } finally {
     gpu.destroy();
   }
-}
-
-/** A seeded random grey image `[1, height, width]` with values in [0, 1). */
-function randomImage(height: number, width: number, seed: number): Map3 {
-  const rand = seededRandom(seed);
-  return randomMap([1, height, width], () => (rand() + 1) / 2);
 }
 
 Deno.test("backbone ResNetFPN_16_4 (bundled weights): strips of any height give bit-identical coarse and fine maps at 160×128", async () => {

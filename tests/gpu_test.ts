@@ -54,3 +54,26 @@ Deno.test("memory budget: pooled buffers are freed before passing it, pending wo
     gpu.destroy();
   }
 });
+
+Deno.test("f16 tensors: 2 bytes per element, upload rounds to the nearest f16 (ties to even), read-back widens exactly", async () => {
+  const gpu = await Gpu.create();
+  try {
+    const u = 2 ** -11; // half the spacing of f16 values in [1, 2)
+    // An odd count (writeBuffer takes whole words): exact values, ties (to the
+    // even neighbour: 1 and 1 + 4u), just past a tie, the largest finite f16,
+    // overflow, a subnormal rounded to a multiple of 2^-24, underflow to ±0.
+    const values = [0.5, -3, 1 + u, 1 + 3 * u, 1 + u + 2 ** -20, 65504, 65520, 1e-7, 2 ** -26, -0];
+    const want = [0.5, -3, 1, 1 + 4 * u, 1 + 2 * u, 65504, Infinity, 2 ** -23, 0, -0];
+    const t = gpu.tensor([values.length], Float32Array.from(values), "f16");
+    assert.equal(t.buffer.size, 32); // 20 bytes, rounded up to 16
+    assert.deepEqual(Array.from(await gpu.read(t)), want);
+    assert.deepEqual(Array.from(await gpu.read(t, 3)), want.slice(0, 3));
+    // Copies count 2-byte elements too.
+    const c = gpu.tensor([values.length], undefined, "f16");
+    gpu.copy(t, c);
+    assert.deepEqual(Array.from(await gpu.read(c)), want);
+    gpu.release(t, c);
+  } finally {
+    gpu.destroy();
+  }
+});

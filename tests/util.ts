@@ -1,5 +1,6 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
-import type { Tensor } from "../src/gpu.ts";
+import assert from "node:assert/strict";
+import { Gpu, type Tensor } from "../src/gpu.ts";
 import type { Matcher } from "../src/matcher.ts";
 import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/weights.ts";
 
@@ -12,6 +13,14 @@ export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den += b[i] ** 2;
   }
   return Math.sqrt(num / den);
+}
+
+/** Asserts that two float32 arrays are equal bit for bit (signed zeros included). */
+export function assertIdentical(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i} is ${a[i]}, not ${b[i]}`);
+  }
 }
 
 /** Deterministic uniform numbers in [-1, 1) (mulberry32). */
@@ -75,6 +84,29 @@ export function needsShared(what: string): { ignore: boolean; name: string } {
     ignore: sharedDir === null,
     name: sharedDir === null ? `${what} [skipped: ../shared not found]` : what,
   };
+}
+
+let shaderF16: Promise<boolean> | null = null;
+
+/**
+ * Options for `Deno.test` that skip (with a note) when this machine's WebGPU
+ * adapter lacks the `shader-f16` feature (the f16 backbone), or, with
+ * `shared`, when ../shared is absent. Await it where the test is declared:
+ * the first call opens the adapter once to ask.
+ */
+export async function needsShaderF16(
+  what: string,
+  options: { shared?: boolean } = {},
+): Promise<{ ignore: boolean; name: string }> {
+  shaderF16 ??= (async () => {
+    const gpu = await Gpu.create();
+    const has = gpu.hasShaderF16;
+    gpu.destroy();
+    return has;
+  })();
+  if (options.shared && sharedDir === null) return needsShared(what);
+  const has = await shaderF16;
+  return { ignore: !has, name: has ? what : `${what} [skipped: the adapter lacks shader-f16]` };
 }
 
 /** The error a promise rejects with (fails when it resolves), for assertions on its type and text. */
