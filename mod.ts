@@ -64,6 +64,7 @@ export {
   type LiveDispatch,
   type LiveSlots,
   type MemoryStats,
+  type Precision,
   type Tensor,
 } from "./src/gpu.ts";
 export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model.ts";

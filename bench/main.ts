@@ -23,7 +23,14 @@
  */
 import { parseArgs } from "node:util";
 import { fail, runMain } from "../src/cli/common.ts";
-import { type Dispatch, Gpu, GpuError, type KernelTiming, type Tensor } from "../src/gpu.ts";
+import {
+  type Dispatch,
+  Gpu,
+  GpuError,
+  type KernelTiming,
+  type Precision,
+  type Tensor,
+} from "../src/gpu.ts";
 import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
 import { Matcher } from "../src/matcher.ts";
 import { readMatches } from "../src/coarse_matching.ts";
@@ -159,7 +166,7 @@ interface Options {
   reps: number;
   warmup: number;
   manyModel: SyntheticModel;
-  precision: "f32" | "f16";
+  precision: Precision;
   out: string;
 }
 

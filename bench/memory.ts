@@ -7,7 +7,7 @@
  * fine batches are sized from the input, not from the match count).
  * @module
  */
-import { Gpu } from "../src/gpu.ts";
+import { Gpu, type Precision } from "../src/gpu.ts";
 import { LoFTR } from "../src/model.ts";
 import { type SyntheticModel, syntheticWeights } from "./synthetic.ts";
 
@@ -76,7 +76,7 @@ export async function pairMemory(
   model: SyntheticModel,
   [width, height]: [number, number],
   gpu?: Gpu,
-  precision: "f32" | "f16" = "f32",
+  precision: Precision = "f32",
 ): Promise<MemoryRow> {
   gpu ??= await Gpu.fromDevice(recordingDevice(), { name: "allocation replay" });
   const loftr = LoFTR.create(gpu, syntheticWeights(model), { precision });

@@ -45,7 +45,7 @@ import {
   wholeMap,
 } from "./conv2d.ts";
 import { cast } from "./cast.ts";
-import { ELEMENT_BYTES, type Gpu, type Tensor } from "./gpu.ts";
+import { ELEMENT_BYTES, type Gpu, type Precision, type Tensor } from "./gpu.ts";
 import type { HostTensor, ModelWeights } from "./weights.ts";
 
 /** BatchNorm epsilon of both published models (PyTorch's default). */
@@ -95,7 +95,7 @@ export interface BackboneOptions {
    * `"f32"`). `"f16"` halves their memory and needs a device with WebGPU's
    * `shader-f16`; the outputs are `f32` either way.
    */
-  precision?: "f32" | "f16";
+  precision?: Precision;
 }
 
 /** Options of {@link Backbone.run}. */
@@ -163,9 +163,9 @@ class ResNetFpn implements Backbone {
   /** FPN levels from stage n−1 down to the fine stage n−2. */
   #fpn: FpnLevel[];
   #fineByDefault: boolean;
-  #precision: "f32" | "f16";
+  #precision: Precision;
 
-  constructor(gpu: Gpu, weights: ModelWeights, precision: "f32" | "f16") {
+  constructor(gpu: Gpu, weights: ModelWeights, precision: Precision) {
     gpu.requirePrecision(precision);
     this.#gpu = gpu;
     this.#precision = precision;

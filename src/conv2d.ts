@@ -11,7 +11,7 @@
  * always `f32`.
  * @module
  */
-import { type Gpu, GpuError, groups, type Tensor } from "./gpu.ts";
+import { type Gpu, GpuError, groups, type Precision, type Tensor } from "./gpu.ts";
 
 /** Activation fused after a convolution. LeakyReLU has slope 0.01, as in LoFTR's FPN. */
 export type ConvActivation = "none" | "relu" | "leaky_relu";
@@ -50,7 +50,7 @@ export function conv2dWeights(
   shape: readonly number[],
   filter: Float32Array,
   bias: Float32Array | null,
-  precision: "f32" | "f16" = "f32",
+  precision: Precision = "f32",
 ): Conv2dWeights {
   const [cout, cin, kh, kw] = shape;
   if (shape.length !== 4 || kh !== kw || filter.length !== cout * cin * kh * kw) {

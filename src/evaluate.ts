@@ -9,6 +9,7 @@
  */
 import type { BadRow, Dataset, EvalPair } from "./dataset.ts";
 import type { GrayImage, ImageError, ResizePolicy } from "./image.ts";
+import type { Precision } from "./gpu.ts";
 import { InputImageError, type Matcher, type MatchResult } from "./matcher.ts";
 import { maa, pairAccuracy, poseErrors } from "./metric.ts";
 import { estimateFundamental } from "./ransac.ts";
@@ -18,6 +19,8 @@ import { refineMatches } from "./refine.ts";
 export interface PipelineConfig {
   /** Where the weights came from ({@link Matcher.weightsSource}). */
   weights: string;
+  /** Precision of the backbone (`MatcherOptions.precision`). */
+  precision: Precision;
   /** Network input size policy. */
   resize: ResizePolicy;
   /** Confidence threshold, or `null` for the model's. */

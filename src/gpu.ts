@@ -37,6 +37,9 @@ export class GpuError extends Error {
  */
 export type DType = "f16" | "f32" | "u32" | "i32";
 
+/** Storage precision of the kernels that have an f16 variant (the backbone's convolutions). */
+export type Precision = "f32" | "f16";
+
 /** Bytes per element of each {@link DType}. */
 export const ELEMENT_BYTES: Readonly<Record<DType, number>> = { f16: 2, f32: 4, u32: 4, i32: 4 };
 
@@ -286,7 +289,7 @@ export class Gpu {
    * Throws a {@link GpuError} that names the missing `shader-f16` feature
    * when `precision` is `"f16"` and the device cannot run f16 kernels.
    */
-  requirePrecision(precision: "f32" | "f16"): void {
+  requirePrecision(precision: Precision): void {
     if (precision === "f16" && !this.hasShaderF16) {
       throw new GpuError(
         `precision "f16" needs the WebGPU feature "shader-f16", which ${this.adapterName} ` +
@@ -312,7 +315,7 @@ export class Gpu {
     file: string,
     entryPoint = "main",
     constants: Record<string, number> = {},
-    precision: "f32" | "f16" = "f32",
+    precision: Precision = "f32",
   ): Promise<GPUComputePipeline> {
     this.requirePrecision(precision);
     const key = `${file}:${entryPoint}:${precision}:${JSON.stringify(constants)}`;
@@ -333,7 +336,7 @@ export class Gpu {
     file: string,
     entryPoint: string,
     constants: Record<string, number>,
-    precision: "f32" | "f16",
+    precision: Precision,
   ): Promise<GPUComputePipeline> {
     let source = this.#sources.get(file);
     if (!source) {

@@ -3,7 +3,7 @@
  * arrays), keypoints in original-image pixels out.
  * @module
  */
-import { Gpu } from "./gpu.ts";
+import { Gpu, type Precision } from "./gpu.ts";
 import {
   decodeImage,
   DEFAULT_RESIZE_POLICY,
@@ -40,7 +40,7 @@ export interface MatcherOptions {
    * `GpuError` naming it when the adapter lacks it. Every later stage runs
    * in f32 either way.
    */
-  precision?: "f32" | "f16";
+  precision?: Precision;
 }
 
 /** Options of {@link Matcher.match}. */

@@ -12,7 +12,7 @@ import type { LoftrConfig } from "./architecture.ts";
 import { type Backbone, createBackbone } from "./backbone.ts";
 import { coarseMatching, type GpuMatches, type GridSize } from "./coarse_matching.ts";
 import { FineRefinement } from "./fine_refinement.ts";
-import type { Gpu, Tensor } from "./gpu.ts";
+import type { Gpu, Precision, Tensor } from "./gpu.ts";
 import { addPositionEncoding } from "./position_encoding.ts";
 import { Transformer } from "./transformer.ts";
 import type { ModelWeights } from "./weights.ts";
@@ -57,7 +57,7 @@ export class LoFTR {
   /** Architecture of the loaded weights. */
   readonly config: LoftrConfig;
   /** Precision of the backbone (`"f32"` or `"f16"`); every later stage runs in f32. */
-  readonly precision: "f32" | "f16";
+  readonly precision: Precision;
   #gpu: Gpu;
   #backbone: Backbone;
   #coarse: Transformer;
@@ -70,7 +70,7 @@ export class LoFTR {
     backbone: Backbone,
     coarse: Transformer,
     fine: FineRefinement | null,
-    precision: "f32" | "f16",
+    precision: Precision,
   ) {
     this.#gpu = gpu;
     this.config = config;
@@ -90,7 +90,7 @@ export class LoFTR {
   static create(
     gpu: Gpu,
     weights: ModelWeights,
-    options: { precision?: "f32" | "f16" } = {},
+    options: { precision?: Precision } = {},
   ): LoFTR {
     const { config, tensors } = weights;
     const precision = options.precision ?? "f32";

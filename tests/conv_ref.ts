@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
-import type { Gpu } from "../src/gpu.ts";
+import type { Gpu, Precision } from "../src/gpu.ts";
 import type { HostTensor } from "../src/weights.ts";
 import { relL2, seededRandom } from "./util.ts";
 
@@ -129,7 +129,7 @@ export async function conv2dError(
   x: Map3,
   c: ConvCase,
   rand: () => number,
-  precision: "f32" | "f16" = "f32",
+  precision: Precision = "f32",
 ): Promise<number> {
   const [cin, h, w] = x.shape;
   const cout = 11;

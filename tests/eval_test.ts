@@ -324,6 +324,7 @@ async function countingMatcher(): Promise<{ matcher: Matcher; runs: () => number
 /** The CLI's defaults for the bundled coarse model. */
 const CONFIG: PipelineConfig = {
   weights: "bundled",
+  precision: "f32",
   resize: { longSide: 640 },
   threshold: null,
   border: null,

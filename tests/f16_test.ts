@@ -11,7 +11,7 @@ import { syntheticWeights } from "../bench/synthetic.ts";
 import { createBackbone } from "../src/backbone.ts";
 import { cast } from "../src/cast.ts";
 import { conv2d, conv2dWeights } from "../src/conv2d.ts";
-import { Gpu, GpuError } from "../src/gpu.ts";
+import { Gpu, GpuError, type Precision } from "../src/gpu.ts";
 import { loadImage } from "../src/image.ts";
 import { Matcher } from "../src/matcher.ts";
 import { LoFTR } from "../src/model.ts";
@@ -181,7 +181,7 @@ Deno.test({
         f16: createBackbone(gpu, weights, { precision: "f16" }),
       };
       // Runs the backbone at `precision` with the budget: its maps and its number of dispatches.
-      const run = async (precision: "f32" | "f16", maxStripBytes: number) => {
+      const run = async (precision: Precision, maxStripBytes: number) => {
         const backbone = backbones[precision];
         let dispatches = 0;
         const dispatch = gpu.dispatch;
@@ -223,7 +223,7 @@ Deno.test({
   fn: async () => {
     const weights = syntheticWeights("full");
     const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
-    const measure = async (precision: "f32" | "f16") => {
+    const measure = async (precision: Precision) => {
       const gpu = await Gpu.create();
       try {
         const backbone = createBackbone(gpu, weights, { precision });

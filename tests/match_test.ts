@@ -130,6 +130,7 @@ Deno.test({
         [[JPG0, JPG1, "--weights", JPG0], /fountain_0001\.jpg/],
         [[JPG0], /expected two images/],
         [[JPG0, JPG1, "--resize", "big"], /--resize/],
+        [[JPG0, JPG1, "--precision", "f8"], /--precision expects f32 or f16/],
       ];
       for (const [args, pattern] of cases) {
         const out = await runCli("src/cli/match.ts", args);

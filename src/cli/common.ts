@@ -2,6 +2,7 @@
  * What every command-line entry point shares: one-line errors and exit codes.
  * @module
  */
+import type { Precision } from "../gpu.ts";
 import type { ResizePolicy } from "../image.ts";
 
 /** An error in the command line itself (bad option, wrong number of arguments). */
@@ -53,6 +54,12 @@ export async function run(
 /** Runs a command with `Deno.args` and exits with its code. */
 export async function runMain(command: Command): Promise<void> {
   Deno.exit(await run(command, Deno.args));
+}
+
+/** Parses `--precision`: `f32` or `f16`. */
+export function parsePrecision(value: string): Precision {
+  if (value !== "f32" && value !== "f16") fail(`--precision expects f32 or f16, got "${value}"`);
+  return value;
 }
 
 /** Parses `--resize`: `N` (long side), `WxH` (exact) or `original`. */

@@ -20,7 +20,7 @@ import { type GrayImage, resizeArea } from "../image.ts";
 import { Matcher } from "../matcher.ts";
 import { resolveModel } from "../model_zoo.ts";
 import { drawMatches } from "../viz.ts";
-import { fail, type Output, parseResizePolicy, runMain } from "./common.ts";
+import { fail, type Output, parsePrecision, parseResizePolicy, runMain } from "./common.ts";
 
 /** The options of the matching + RANSAC pipeline, shared by `eval` and `submit`. */
 export const PIPELINE_OPTIONS = {
@@ -34,6 +34,7 @@ export const PIPELINE_OPTIONS = {
   "ransac-confidence": { type: "string", default: "0.99999" },
   "ransac-iterations": { type: "string", default: "10000" },
   seed: { type: "string", default: "0" },
+  precision: { type: "string", default: "f32" },
 } as const;
 
 /** Help text of {@link PIPELINE_OPTIONS}. */
@@ -54,7 +55,10 @@ export const PIPELINE_HELP = `Matching and F estimation:
                             1200-px photo)
       --ransac-confidence X stopping confidence (default 0.99999)
       --ransac-iterations N most hypotheses (default 10000)
-      --seed N              RANSAC sample seed (default 0)`;
+      --seed N              RANSAC sample seed (default 0)
+      --precision P         f32 (default) or f16: the backbone's feature maps
+                            and filters stored as f16 (needs the adapter's
+                            shader-f16; about 99.8% of the f32 matches)`;
 
 /** Parsed values of {@link PIPELINE_OPTIONS}. */
 type PipelineValues = { [K in keyof typeof PIPELINE_OPTIONS]?: string };
@@ -94,9 +98,10 @@ export async function createPipeline(
   if (values.refine !== undefined && !["ncc", "none"].includes(values.refine)) {
     fail(`--refine expects ncc or none, got "${values.refine}"`);
   }
+  const precision = parsePrecision(values.precision!);
   if (values.model && values.weights) fail("--model and --weights are exclusive");
   const weights = values.model ? await resolveModel(values.model) : values.weights;
-  const matcher = await Matcher.create({ weights });
+  const matcher = await Matcher.create({ weights, precision });
   const fine = matcher.model.config.fine !== null;
   if (fine && values.refine === "ncc") {
     matcher.destroy();
@@ -105,7 +110,15 @@ export async function createPipeline(
   const refine = (values.refine ?? (fine ? "none" : "ncc")) as PipelineConfig["refine"];
   return {
     matcher,
-    config: { weights: matcher.weightsSource, resize, threshold, border, refine, ransac },
+    config: {
+      weights: matcher.weightsSource,
+      precision,
+      resize,
+      threshold,
+      border,
+      refine,
+      ransac,
+    },
   };
 }
 

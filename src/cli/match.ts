@@ -9,7 +9,7 @@ import { resolveModel } from "../model_zoo.ts";
 import { coarseCells, ransacThreshold } from "../evaluate.ts";
 import { estimateFundamental } from "../ransac.ts";
 import { drawMatches } from "../viz.ts";
-import { fail, type Output, parseResizePolicy, runMain } from "./common.ts";
+import { fail, type Output, parsePrecision, parseResizePolicy, runMain } from "./common.ts";
 
 const EXAMPLE = [
   new URL("../../tests/fixtures/images/fountain_0001.jpg", import.meta.url).pathname,
@@ -47,6 +47,8 @@ Options:
                         (default: weights/coarse_loftr_teacher.safetensors)
       --max-tile-mb N   largest similarity tile in MiB (default 64); lower
                         bounds GPU memory at high resolution
+      --precision P     f32 (default) or f16: the backbone's feature maps and
+                        filters stored as f16 (needs the adapter's shader-f16)
   -h, --help            show this help
 `;
 
@@ -106,6 +108,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
       weights: { type: "string" },
       model: { type: "string" },
       "max-tile-mb": { type: "string" },
+      precision: { type: "string", default: "f32" },
       "ransac-threshold": { type: "string", default: "auto" },
       help: { type: "boolean", short: "h" },
     },
@@ -130,13 +133,14 @@ export async function main(args: string[], out: Output = console): Promise<void>
   const threshold = number(values.threshold, "threshold");
   const border = number(values.border, "border");
   const tileMb = number(values["max-tile-mb"], "max-tile-mb");
+  const precision = parsePrecision(values.precision!);
   const ransacThresholdOption = values["ransac-threshold"] === "auto"
     ? "auto"
     : number(values["ransac-threshold"], "ransac-threshold")!;
 
   if (values.model && values.weights) fail("--model and --weights are exclusive");
   const weights = values.model ? await resolveModel(values.model) : values.weights;
-  const matcher = await Matcher.create({ weights });
+  const matcher = await Matcher.create({ weights, precision });
   try {
     // The drawing needs the decoded images: decode them once, for both.
     const decoded = values.viz ? await Promise.all(images.map(loadImage)) : null;
