@@ -225,7 +225,8 @@ class ResNetFpn implements Backbone {
     const fine = options.fine ?? this.#fineByDefault;
     const budget = Math.min(options.maxStripBytes ?? DEFAULT_STRIP_BYTES, gpu.maxBindingBytes);
     const apply = (c: Conv, x: Tensor) => conv2d(gpu, x, c.weights, c.options);
-    const chain = (x: Tensor, steps: ChainStep[]) => stripChain(gpu, x, steps, budget);
+    const chain = (x: Tensor, steps: ChainStep[], overwrite: boolean) =>
+      stripChain(gpu, x, steps, budget, overwrite);
     // The image at the backbone's precision, and an output map in f32.
     const input = image.dtype === this.#precision ? image : await cast(gpu, image, this.#precision);
     const output = async (t: Tensor) => {
@@ -245,12 +246,13 @@ class ResNetFpn implements Backbone {
     for (let i = 1; i <= n; i++) {
       for (const block of this.#stages[i - 1]) {
         const shortcut = block.downsample ? await apply(block.downsample, x) : x;
+        const keep = x === kept.at(-1);
         const out = await chain(x, [
           { conv: block.conv1 },
           { conv: block.conv2, residual: shortcut },
-        ]);
+        ], !keep);
         gpu.release(block.downsample ? shortcut : null);
-        if (x !== kept.at(-1)) gpu.release(x);
+        if (!keep && out !== x) gpu.release(x);
         x = out;
       }
       if (fine && i >= n - 2 && i < n) kept.push(x);
@@ -267,8 +269,8 @@ class ResNetFpn implements Backbone {
         { conv: level.lateral, residual: above },
         { conv: level.smooth[0] },
         { conv: level.smooth[1] },
-      ]);
-      gpu.release(lateral);
+      ], true);
+      if (out !== lateral) gpu.release(lateral);
       if (above !== coarse) gpu.release(above);
       above = out;
     }
@@ -293,12 +295,23 @@ interface ChainStep {
  * arithmetic, so the output is bit-identical to whole-map convolutions.
  * The strips are the tallest whose buffers take at most `budget` bytes (at
  * least one row; one strip when the whole maps fit), at `x`'s element size.
+ *
+ * With `overwrite`, when the output has `x`'s shape, the output is written
+ * over `x` (which is returned) instead of a new map: each strip's output
+ * waits in a strip buffer of its own (counted in the budget when the chain
+ * runs in more than one strip; in one there is nothing to save) until the next
+ * strip's first step has read the rows of `x` it needs, then is copied over
+ * its rows of `x`. Only a first step reads `x` beyond its strip (a later step
+ * reads it as a residual at its own strip's rows only), so this is exact as
+ * long as no strip's first step reads rows of the strip two before it;
+ * otherwise (strips shorter than the first step's reach) a new map is returned.
  */
 async function stripChain(
   gpu: Gpu,
   x: Tensor,
   steps: ChainStep[],
   budget: number,
+  overwrite = false,
 ): Promise<Tensor> {
   // shapes[i]: the map step i reads (shapes[0] = x); shapes[steps.length]: the output.
   const shapes = [x.shape];
@@ -325,28 +338,63 @@ async function stripChain(
       const rows = Math.max(...strips.map((stepRows) => stepRows[i].end - stepRows[i].first));
       return [c, rows, w];
     });
-  const bytes = (strips: RowRange[][]) =>
-    bufferShapes(strips).reduce((sum, [c, rows, w]) => sum + c * rows * w, 0) *
-    ELEMENT_BYTES[x.dtype];
-  let stripHeight = height;
-  while (stripHeight > 1 && bytes(plan(stripHeight)) > budget) stripHeight--;
+  // Overwriting x needs the output strip in a buffer of its own, and 4-byte-aligned copies.
+  const [C, H, W] = shapes[steps.length];
+  const eb = ELEMENT_BYTES[x.dtype];
+  const sameShape = overwrite && shapes[0].every((n, i) => n === shapes[steps.length][i]) &&
+    (W * eb) % 4 === 0;
+  const bytes = (strips: RowRange[][], held: boolean) =>
+    (bufferShapes(strips).reduce((sum, [c, rows, w]) => sum + c * rows * w, 0) +
+      (held ? C * (strips[0].at(-1)!.end - strips[0].at(-1)!.first) * W : 0)) * eb;
+  const tallest = (held: boolean) => {
+    let stripHeight = height;
+    while (stripHeight > 1 && bytes(plan(stripHeight), held) > budget) stripHeight--;
+    return stripHeight;
+  };
+  // In one strip there is nothing to save by overwriting x.
+  let stripHeight = tallest(false);
+  if (sameShape && stripHeight < height) stripHeight = tallest(true);
   const strips = plan(stripHeight);
 
   const buffers = bufferShapes(strips).map((shape) => gpu.tensor(shape, undefined, x.dtype));
-  const out = gpu.tensor(shapes[steps.length], undefined, x.dtype);
+  // A strip's output is copied over x after the next strip's first step; the
+  // strip after that must not read those rows.
+  const first = steps[0].conv;
+  const inPlace = sameShape && strips.length > 1 && strips.every((rows, k) =>
+    k < 2 ||
+    conv2dInputRows(first.weights, first.options, rows[0], H).first >= strips[k - 2].at(-1)!.end
+  );
+  const held = inPlace ? gpu.tensor([C, stripHeight, W], undefined, x.dtype) : null;
+  const out = held ? x : gpu.tensor(shapes[steps.length], undefined, x.dtype);
+  // Copies the strip in `held` (output rows `rows`) over those rows of x.
+  const writeBack = ({ first, end }: RowRange) => {
+    for (let c = 0; c < C; c++) {
+      gpu.copy(
+        held!,
+        x,
+        (end - first) * W * eb,
+        c * stripHeight * W * eb,
+        (c * H + first) * W * eb,
+      );
+    }
+  };
   // Strip by strip, step by step: step i computes rows[i] of its output from
   // its input (x, or the previous step's buffer) into its buffer (or out).
-  for (const rows of strips) {
+  for (const [k, rows] of strips.entries()) {
     let input = wholeMap(x);
     for (const [i, { conv, residual }] of steps.entries()) {
-      const output: MapStrip = i === steps.length - 1
-        ? wholeMap(out)
+      const last = i === steps.length - 1;
+      const output: MapStrip = last
+        ? (held ? { tensor: held, first: rows[i].first, height: H } : wholeMap(out))
         : { tensor: buffers[i], first: rows[i].first, height: shapes[i + 1][1] };
       await conv2dStrip(gpu, input, conv.weights, rows[i], output, { ...conv.options, residual });
       input = output;
+      // The previous strip's output can replace its rows of x once the first step has read x.
+      if (held && i === 0 && k > 0) writeBack(strips[k - 1][steps.length - 1]);
     }
   }
-  gpu.release(...buffers);
+  if (held) writeBack(strips[strips.length - 1][steps.length - 1]);
+  gpu.release(held, ...buffers);
   return out;
 }
 
