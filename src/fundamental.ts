@@ -530,6 +530,40 @@ export function magsacWeight(r2: number, max2: number): number {
   return (upperGamma15((r2 * U_K) / max2) - GAMMA15_K) / (Math.sqrt(Math.PI) / 2 - GAMMA15_K);
 }
 
+/**
+ * {@link magsacWeight} and {@link magsacQuality} tabulated on t = r / r_max ∈
+ * [0, 1] (`MAGSAC_TABLE_SIZE` + 1 points each) and linearly interpolated, for
+ * the local optimisation, which evaluates them for every match at every step.
+ * In t both are smooth (in r² they have a √ term at 0), so the interpolation
+ * error, h²/8 · max|f''| with h = 1 / MAGSAC_TABLE_SIZE, is about 1e-9
+ * (tests/fundamental_test.ts), below the 1.5e-7 of the erfc approximation
+ * both are computed with.
+ */
+const MAGSAC_TABLE_SIZE = 16384;
+const [WEIGHT_TABLE, QUALITY_TABLE] = [magsacWeight, magsacQuality].map((f) =>
+  Float64Array.from({ length: MAGSAC_TABLE_SIZE + 1 }, (_, i) => {
+    const t = i / MAGSAC_TABLE_SIZE;
+    return i === MAGSAC_TABLE_SIZE ? 0 : f(t * t, 1);
+  })
+);
+
+function tabulated(table: Float64Array, r2: number, max2: number): number {
+  if (!(r2 < max2)) return 0;
+  const x = Math.sqrt(r2 / max2) * MAGSAC_TABLE_SIZE;
+  const i = Math.floor(x);
+  return table[i] + (x - i) * (table[i + 1] - table[i]);
+}
+
+/** {@link magsacWeight} from its table (within about 1e-9). */
+export function magsacWeightTabulated(r2: number, max2: number): number {
+  return tabulated(WEIGHT_TABLE, r2, max2);
+}
+
+/** {@link magsacQuality} from its table (within about 1e-9). */
+export function magsacQualityTabulated(r2: number, max2: number): number {
+  return tabulated(QUALITY_TABLE, r2, max2);
+}
+
 /** Score of one hypothesis: summed quality (higher is better) and inliers below the threshold. */
 export interface Score {
   score: number;
@@ -544,7 +578,7 @@ export function scoreModel(F: ArrayLike<number>, p: PreparedMatches, o: Resolved
   for (let i = 0; i < p.n; i++) {
     const r2 = sampsonAt(F, p.data, i, s0sq, s1sq);
     if (r2 < t2) inliers++;
-    score += o.score === "magsac" ? magsacQuality(r2, m2) : Math.max(0, 1 - r2 / t2);
+    score += o.score === "magsac" ? magsacQualityTabulated(r2, m2) : Math.max(0, 1 - r2 / t2);
   }
   return { score, inliers };
 }
@@ -649,7 +683,7 @@ export function refineFundamental(
   for (let it = 0; it < iterations; it++) {
     for (let i = 0; i < p.n; i++) {
       const r2 = sampsonAt(best, p.data, i, s0sq, s1sq);
-      const robust = o.score === "magsac" ? magsacWeight(r2, m2) : r2 < t2 ? 1 : 0;
+      const robust = o.score === "magsac" ? magsacWeightTabulated(r2, m2) : r2 < t2 ? 1 : 0;
       const F = best, d = p.data;
       const a = F[0] * d[4 * i] + F[1] * d[4 * i + 1] + F[2];
       const b = F[3] * d[4 * i] + F[4] * d[4 * i + 1] + F[5];
