@@ -3,19 +3,33 @@
 // nothing (bench/memory.ts); checked first against real runs.
 import assert from "node:assert/strict";
 import { pairMemory } from "../bench/memory.ts";
-import { Gpu } from "../src/gpu.ts";
+import { Gpu, type Precision } from "../src/gpu.ts";
+import { needsShaderF16 } from "./util.ts";
 
-Deno.test("memory replay: equals the real peak of a pair on this adapter, both architectures", async () => {
+/** The replayed peaks of both architectures equal real runs on this adapter at `precision`. */
+async function replayEqualsRealRuns(precision: Precision): Promise<void> {
   for (const [model, size] of [["tiny", [640, 480]], ["full", [160, 128]]] as const) {
     const gpu = await Gpu.create();
     try {
-      const real = await pairMemory(model, [...size], gpu);
-      const replayed = await pairMemory(model, [...size]);
-      assert.deepEqual(replayed, real, `${model} ${size}`);
+      const real = await pairMemory(model, [...size], gpu, precision);
+      const replayed = await pairMemory(model, [...size], undefined, precision);
+      assert.deepEqual(replayed, real, `${model} ${size} ${precision}`);
     } finally {
       gpu.destroy();
     }
   }
+}
+
+Deno.test(
+  "memory replay: equals the real peak of a pair on this adapter, both architectures",
+  () => replayEqualsRealRuns("f32"),
+);
+
+Deno.test({
+  ...await needsShaderF16(
+    "memory replay in f16: equals the real peak of a pair on this adapter, both architectures",
+  ),
+  fn: () => replayEqualsRealRuns("f16"),
 });
 
 Deno.test("memory: the full architecture matches a 1600×1200 pair in under 1 GB of buffers", async () => {
