@@ -190,6 +190,27 @@ export interface InputSize {
 }
 
 /**
+ * Throws {@link ImageError} (naming `name`) when `policy` cannot size images
+ * for coarse stride `stride`: a long side below the stride, or a fixed size
+ * that is not a positive multiple of it.
+ */
+export function checkResizePolicy(policy: ResizePolicy, stride: number, name: string): void {
+  if (policy === "original") return;
+  if ("longSide" in policy) {
+    if (!(policy.longSide >= stride)) {
+      throw new ImageError(`${name}: longSide ${policy.longSide} is below the stride ${stride}`);
+    }
+    return;
+  }
+  const { width: w, height: h } = policy;
+  if (!(w > 0 && h > 0 && w % stride === 0 && h % stride === 0)) {
+    throw new ImageError(
+      `${name}: input size ${w}x${h} is not a positive multiple of the stride ${stride}`,
+    );
+  }
+}
+
+/**
  * The input size for an image of `width`×`height` under `policy` (the CLI's
  * default is {@link DEFAULT_RESIZE_POLICY}) with coarse stride `stride` (16 for the tiny
  * model, 8 for full LoFTR). Throws {@link ImageError} (naming `name`) when the
@@ -207,25 +228,18 @@ export function inputSize(
       `${name}: ${width}x${height} image is smaller than the coarse stride ${stride}`,
     );
   }
+  checkResizePolicy(policy, stride, name);
   const nearest = (v: number) => Math.max(stride, Math.round(v / stride) * stride);
   let w: number, h: number;
   if (policy === "original") {
     w = Math.floor(width / stride) * stride;
     h = Math.floor(height / stride) * stride;
   } else if ("longSide" in policy) {
-    if (!(policy.longSide >= stride)) {
-      throw new ImageError(`${name}: longSide ${policy.longSide} is below the stride ${stride}`);
-    }
     const s = policy.longSide / Math.max(width, height);
     w = nearest(width * s);
     h = nearest(height * s);
   } else {
     ({ width: w, height: h } = policy);
-    if (!(w > 0 && h > 0 && w % stride === 0 && h % stride === 0)) {
-      throw new ImageError(
-        `${name}: input size ${w}x${h} is not a positive multiple of the stride ${stride}`,
-      );
-    }
   }
   return { width: w, height: h, scaleX: width / w, scaleY: height / h };
 }

@@ -5,6 +5,7 @@
  */
 import { Gpu, type Precision } from "./gpu.ts";
 import {
+  checkResizePolicy,
   decodeImage,
   DEFAULT_RESIZE_POLICY,
   type GrayImage,
@@ -215,10 +216,12 @@ export class Matcher {
         lastUse.set(i, k);
       }
     });
-    // An invalid resize policy fails every image: thrown here as itself (an
-    // ImageError), not as the error of the first image.
-    const stride = this.model.config.coarseStride;
-    inputSize(stride, stride, options.resize ?? DEFAULT_RESIZE_POLICY, stride, "resize policy");
+    // An invalid resize policy would fail every image: thrown here as itself.
+    checkResizePolicy(
+      options.resize ?? DEFAULT_RESIZE_POLICY,
+      this.model.config.coarseStride,
+      "resize policy",
+    );
     const live = new Map<number, PreparedImage>();
     try {
       for (const [k, [a, b]] of pairs.entries()) {
