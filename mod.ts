@@ -61,6 +61,7 @@ export {
   type GpuOptions,
   type HostArray,
   type KernelTiming,
+  type KernelTuning,
   type LiveDispatch,
   type LiveSlots,
   type MemoryStats,

@@ -28,6 +28,7 @@ import {
   Gpu,
   GpuError,
   type KernelTiming,
+  type KernelTuning,
   type Precision,
   type Tensor,
 } from "../src/gpu.ts";
@@ -64,8 +65,10 @@ Options:
   --many-model M   model of the 'many' benchmark, at the first size (default: the first --model)
   --precision P    backbone precision: f32 (default) or f16 (filters and feature maps in f16,
                    arithmetic in f32; needs the adapter's shader-f16 feature)
-  --out FILE       JSON output (default bench/results/bench-<adapter>.json, or
-                   bench-<adapter>-f16.json with --precision f16)
+  --tuning T       kernel shapes: cpu or gpu (default: cpu on a CPU adapter such as
+                   lavapipe, gpu otherwise), to compare both on one adapter
+  --out FILE       JSON output (default bench/results/bench-<adapter>.json; -f16 added
+                   with --precision f16, -<T>-tuning with --tuning)
   --cached-only    ignored (deno's own flag, accepted so that the command of
                    ../shared/docs/gpu.md works)
   -h, --help       show this help
@@ -167,6 +170,8 @@ interface Options {
   warmup: number;
   manyModel: SyntheticModel;
   precision: Precision;
+  /** Kernel shapes, or undefined for the adapter's default. */
+  tuning?: KernelTuning;
   out: string;
 }
 
@@ -663,6 +668,7 @@ function parseOptions(args: string[]): Omit<Options, "out"> & { out?: string; he
       warmup: { type: "string", default: "1" },
       "many-model": { type: "string" },
       precision: { type: "string", default: "f32" },
+      tuning: { type: "string" },
       out: { type: "string" },
       "cached-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -697,6 +703,10 @@ function parseOptions(args: string[]): Omit<Options, "out"> & { out?: string; he
   if (precision !== "f32" && precision !== "f16") {
     fail(`--precision: "${precision}" is neither f32 nor f16`);
   }
+  const tuning = values.tuning;
+  if (tuning !== undefined && tuning !== "cpu" && tuning !== "gpu") {
+    fail(`--tuning: "${tuning}" is neither cpu nor gpu`);
+  }
   return {
     help: values.help ?? false,
     sections: new Set(sections),
@@ -706,6 +716,7 @@ function parseOptions(args: string[]): Omit<Options, "out"> & { out?: string; he
     warmup: count(values.warmup, "warmup", 0),
     manyModel: model(values["many-model"] ?? models[0], "many-model"),
     precision,
+    tuning,
     out: values.out,
   };
 }
@@ -716,12 +727,13 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const probe = await Gpu.create();
+  const probe = await Gpu.create({ tuning: parsed.tuning });
   const meta = {
     date: new Date().toISOString().slice(0, 10),
     commit: gitCommit(),
     adapter: probe.adapterName,
     cpuFallback: probe.isFallback,
+    tuning: probe.tuning,
     timestamps: probe.hasTimestamps,
     maxBindingMiB: probe.maxBindingBytes / MiB,
     deno: Deno.version.deno,
@@ -738,7 +750,8 @@ async function main(args: string[]): Promise<void> {
     ? "lavapipe"
     : probe.adapterName.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase();
   probe.destroy();
-  const suffix = parsed.precision === "f16" ? "-f16" : "";
+  const suffix = (parsed.precision === "f16" ? "-f16" : "") +
+    (parsed.tuning ? `-${parsed.tuning}-tuning` : "");
   const o: Options = {
     ...parsed,
     out: parsed.out ?? new URL(`./results/bench-${slug}${suffix}.json`, import.meta.url).pathname,
@@ -756,7 +769,7 @@ async function main(args: string[]): Promise<void> {
   const models = [...new Set([...o.models, ...(o.sections.has("many") ? [o.manyModel] : [])])];
   for (const model of models) {
     // A fresh device per model, so that memory and pipeline counts are its own.
-    const gpu = await Gpu.create();
+    const gpu = await Gpu.create({ tuning: o.tuning });
     try {
       const matcher = await Matcher.create({
         weights: syntheticWeights(model),
@@ -811,7 +824,7 @@ async function main(args: string[]): Promise<void> {
 
   let ransac: RansacRun | null = null;
   if (o.sections.has("ransac")) {
-    const gpu = await Gpu.create();
+    const gpu = await Gpu.create({ tuning: o.tuning });
     try {
       ransac = await benchRansacKernels(gpu, o.reps);
     } finally {

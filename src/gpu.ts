@@ -155,7 +155,22 @@ export interface GpuOptions {
    * pooled buffer.
    */
   memoryBudget?: number;
+  /**
+   * Which implementation's kernel shapes to use (default `"cpu"` on a CPU
+   * fallback adapter such as lavapipe, else `"gpu"`): see {@link KernelTuning}.
+   */
+  tuning?: KernelTuning;
 }
+
+/**
+ * Kernel shapes tuned for where WebGPU runs. `"cpu"`: few invocations per
+ * workgroup, each with a long serial loop (a CPU implementation runs a
+ * workgroup's invocations as the lanes of one SIMD loop, so parallel
+ * reductions only add barriers). `"gpu"`: workgroups of whole warps, with
+ * reductions shared across a workgroup. Both compute the same values; the
+ * tests run each on every adapter.
+ */
+export type KernelTuning = "cpu" | "gpu";
 
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
 const INDIRECT_ARGS = 0x80 | 0x100; // STORAGE | INDIRECT
@@ -177,6 +192,8 @@ export class Gpu {
   readonly adapterName: string;
   /** Whether the adapter is a CPU fallback (lavapipe/llvmpipe). */
   readonly isFallback: boolean;
+  /** The kernel shapes in use ({@link GpuOptions.tuning}). */
+  readonly tuning: KernelTuning;
 
   #sources = new Map<string, Promise<string>>();
   #pipelines = new Map<string, Promise<GPUComputePipeline>>();
@@ -199,10 +216,16 @@ export class Gpu {
     reads: Promise<void>[];
   } | null = null;
 
-  private constructor(device: GPUDevice, adapterName: string, isFallback: boolean) {
+  private constructor(
+    device: GPUDevice,
+    adapterName: string,
+    isFallback: boolean,
+    tuning: KernelTuning,
+  ) {
     this.device = device;
     this.adapterName = adapterName;
     this.isFallback = isFallback;
+    this.tuning = tuning;
     device.lost.then((info) => {
       this.#lost = info.message || info.reason;
     });
@@ -257,6 +280,7 @@ export class Gpu {
       name,
       isFallback: info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name),
       memoryBudget: budget,
+      tuning: options.tuning,
     });
   }
 
@@ -266,10 +290,20 @@ export class Gpu {
    */
   static async fromDevice(
     device: GPUDevice,
-    options: { name?: string; isFallback?: boolean; memoryBudget?: number } = {},
+    options: {
+      name?: string;
+      isFallback?: boolean;
+      memoryBudget?: number;
+      tuning?: KernelTuning;
+    } = {},
   ): Promise<Gpu> {
     const budget = memoryBudget(options);
-    const gpu = new Gpu(device, options.name ?? "external device", options.isFallback ?? false);
+    const isFallback = options.isFallback ?? false;
+    const tuning = options.tuning ?? (isFallback ? "cpu" : "gpu");
+    if (tuning !== "cpu" && tuning !== "gpu") {
+      throw new GpuError(`tuning must be "cpu" or "gpu", got ${JSON.stringify(tuning)}`);
+    }
+    const gpu = new Gpu(device, options.name ?? "external device", isFallback, tuning);
     gpu.#budget = budget;
     gpu.#liveWorkgroups = await gpu.kernel("indirect.wgsl");
     return gpu;
