@@ -193,7 +193,8 @@ function describe(d: Dispatch): string {
       const extra = d.buffers[3] === d.buffers[2] ? "" : hr === ho ? " +residual" : " +upsampled";
       return `${k}×${k}/${Math.round(h / ho)} ${cin}→${cout} ${wo}×${ho}${extra}`;
     }
-    case "linear.wgsl:main": {
+    case "linear.wgsl:main":
+    case "linear.wgsl:tiled": {
       const [M, N, K, K1] = u;
       return `${M}×${K}→${N}${K1 !== K ? ` (concat ${K1}+${K - K1})` : ""}`;
     }

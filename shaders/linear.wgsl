@@ -3,24 +3,35 @@
 // columns 0..K1-1 come from x, columns K1..K-1 from x2 (pass x twice and
 // K1 = K when there is no concatenation). This serves LoFTR's
 // `mlp.0(concat(x, msg))` without materialising the concatenation.
-//
-// A workgroup computes a 32 × 32 tile of y (rows 32·wid.y …, columns 32·wid.x …):
-// eight invocations of 4 rows each, in two passes of 16 columns. When K1 and
-// K − K1 are multiples of 4 (every LoFTR layer), features are read 4 at a time
-// as vec4, so each step is 4 + 16 vec4 loads for 256 multiply-adds into four 4×4
-// matrix accumulators. Weight loads depend only on the workgroup and the loop counter,
-// the same for every invocation. Other sizes take a scalar path.
-// On lavapipe the cost is in the loads, not the arithmetic: this layout runs at
-// 8–12 GFLOP/s on 2 cores where 64 invocations of 4 × 4 scalar blocks ran at
-// about 2 (bench/results/README.md). On a GPU, 8 invocations fill a quarter of
-// a warp: measure there before keeping it.
 // Rows past M read row M−1 and columns past N read column N−1; neither is stored.
-
+//
+// Two entry points, one per kernel tuning (src/gpu.ts `KernelTuning`):
+//
+// `main` ("cpu"): a workgroup computes a 32 × 32 tile of y (rows 32·wid.y …,
+// columns 32·wid.x …): eight invocations of 4 rows each, in two passes of 16
+// columns. When K1 and K − K1 are multiples of 4 (every LoFTR layer), features
+// are read 4 at a time as vec4, so each step is 4 + 16 vec4 loads for 256
+// multiply-adds into four 4×4 matrix accumulators. Weight loads depend only on
+// the workgroup and the loop counter, the same for every invocation. Other
+// sizes take a scalar path. On lavapipe the cost is in the loads, not the
+// arithmetic: this layout runs at 8–12 GFLOP/s on 2 cores where 64
+// invocations of 4 × 4 scalar blocks ran at about 2 (bench/results/README.md).
+// On a GPU, 8 invocations would fill a quarter of a warp.
+//
+// `tiled` ("gpu"): the classic shared-memory GEMM. A workgroup of 256
+// invocations computes a 64 × 64 tile of y; the features go by in slices of
+// 16, each staged once in workgroup memory (x: 64 rows × 16, W: 64 columns ×
+// 16; 8 KiB) with coalesced loads, 4 per invocation, then each invocation
+// accumulates its 4 × 4 outputs (rows ty + 16i, columns tx + 16j) from
+// workgroup memory: 8 workgroup loads per 16 multiply-adds, 1 global load per
+// 64. Features past K load as 0, so any K works.
 override ACT: u32 = 0u; // 0 none, 1 relu, 2 elu(x)+1 (LoFTR's linear-attention feature map)
 
-const TILE = 32u; // rows and columns per workgroup (src/linear.ts dispatches N/32 × M/32)
-const ROWS = 4u; // rows per invocation
-const COLS = 16u; // columns per pass
+const TILE = 32u; // `main`: rows and columns per workgroup (src/linear.ts dispatches N/32 × M/32)
+const ROWS = 4u; // `main`: rows per invocation
+const COLS = 16u; // `main`: columns per pass
+const BIG = 64u; // `tiled`: rows and columns per workgroup (dispatched N/64 × M/64)
+const SLICE = 16u; // `tiled`: features per workgroup-memory slice
 
 struct Params {
   M: u32,
@@ -56,7 +67,7 @@ fn block(n: u32, k4: u32) -> mat4x4f {
   return mat4x4f(wv(n, k4), wv(n + 1u, k4), wv(n + 2u, k4), wv(n + 3u, k4));
 }
 
-// Scalar element e of x, x2 and w (for the scalar path).
+// Scalar element e of x, x2 and w (for the scalar paths).
 fn xAt(e: u32) -> f32 {
   return x[e / 4u][e % 4u];
 }
@@ -142,10 +153,61 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 
 // Writes row m, columns n0 .. n0+15 (column g of `acc`: n0 + 4g .. +3).
 fn store(m: u32, n0: u32, acc: mat4x4f) {
-  if (m >= p.M) { return; }
-  for (var i = 0u; i < COLS; i++) {
-    let n = n0 + i;
-    if (n >= p.N) { return; }
-    y[m * p.N + n] = activate(acc[i / 4u][i % 4u] + b[n]) * p.scale;
+  for (var i = 0u; i < COLS; i++) { put(m, n0 + i, acc[i / 4u][i % 4u]); }
+}
+
+// y[m, n] = act(v + b[n]) · scale, inside the output only.
+fn put(m: u32, n: u32, v: f32) {
+  if (m < p.M && n < p.N) { y[m * p.N + n] = activate(v + b[n]) * p.scale; }
+}
+
+// `tiled`: the current feature slice of x (xs[k][row]) and of W (ws[k][column]).
+var<workgroup> xs: array<f32, SLICE * BIG>;
+var<workgroup> ws: array<f32, SLICE * BIG>;
+
+// Feature k of the concatenated input row m (m < M), 0 past K.
+fn inputAt(m: u32, k: u32) -> f32 {
+  if (k >= p.K) { return 0.0; }
+  if (k < p.K1) { return xAt(m * p.K1 + k); }
+  return x2At(m * (p.K - p.K1) + k - p.K1);
+}
+
+@compute @workgroup_size(256)
+fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m0 = wid.y * BIG;
+  let n0 = wid.x * BIG;
+  let tx = li % 16u;
+  let ty = li / 16u;
+  // Staging: invocation li loads features 4·(li % 4) … +3 of tile row (column) li / 4.
+  let row = li / 4u;
+  let k4 = (li % 4u) * 4u;
+  let xm = min(m0 + row, p.M - 1u);
+  let wn = min(n0 + row, p.N - 1u);
+  // Output (ty + 16i, tx + 16j) is component j of a<i>.
+  var a0 = vec4f(); var a1 = vec4f(); var a2 = vec4f(); var a3 = vec4f();
+  for (var k0 = 0u; k0 < p.K; k0 += SLICE) {
+    for (var e = 0u; e < 4u; e++) {
+      let k = k4 + e;
+      xs[k * BIG + row] = inputAt(xm, k0 + k);
+      ws[k * BIG + row] = select(0.0, wAt(wn * p.K + k0 + k), k0 + k < p.K);
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < SLICE; k++) {
+      let w = vec4f(ws[k * BIG + tx], ws[k * BIG + tx + 16u], ws[k * BIG + tx + 32u], ws[k * BIG + tx + 48u]);
+      a0 += xs[k * BIG + ty] * w;
+      a1 += xs[k * BIG + ty + 16u] * w;
+      a2 += xs[k * BIG + ty + 32u] * w;
+      a3 += xs[k * BIG + ty + 48u] * w;
+    }
+    workgroupBarrier();
   }
+  storeStrided(m0 + ty, n0 + tx, a0);
+  storeStrided(m0 + ty + 16u, n0 + tx, a1);
+  storeStrided(m0 + ty + 32u, n0 + tx, a2);
+  storeStrided(m0 + ty + 48u, n0 + tx, a3);
+}
+
+// Writes row m, columns n, n+16, n+32, n+48 (components of `acc`).
+fn storeStrided(m: u32, n: u32, acc: vec4f) {
+  for (var j = 0u; j < 4u; j++) { put(m, n + 16u * j, acc[j]); }
 }

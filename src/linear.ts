@@ -2,12 +2,18 @@
  * Linear layers over token sequences (`shaders/linear.wgsl`).
  * @module
  */
-import { type Gpu, groups, type LiveSlots, type Tensor } from "./gpu.ts";
+import { type Gpu, groups, type KernelTuning, type LiveSlots, type Tensor } from "./gpu.ts";
 
 /** Activation fused after a linear layer. `elu1` is elu(x) + 1, the linear-attention feature map φ. */
 export type Activation = "none" | "relu" | "elu1";
 
 const ACT: Record<Activation, number> = { none: 0, relu: 1, elu1: 2 };
+
+/** Entry point of shaders/linear.wgsl per kernel tuning, and its square tile of y per workgroup. */
+const SHAPE: Record<KernelTuning, { entry: string; tile: number }> = {
+  cpu: { entry: "main", tile: 32 },
+  gpu: { entry: "tiled", tile: 64 },
+};
 
 /** Weight `[N, K]` (PyTorch layout, y = x·Wᵀ) and bias `[N]` (zeros for bias-free layers). */
 export interface LinearWeights {
@@ -50,9 +56,9 @@ export async function linear(
     );
   }
   const y = gpu.tensor([M, N]);
-  const TILE = 32; // rows and columns of y per workgroup (shaders/linear.wgsl)
+  const { entry, tile } = SHAPE[gpu.tuning];
   const live = options.live;
-  const pipeline = await gpu.kernel("linear.wgsl", "main", {
+  const pipeline = await gpu.kernel("linear.wgsl", entry, {
     ACT: ACT[options.activation ?? "none"],
   });
   gpu.dispatch({
@@ -60,8 +66,8 @@ export async function linear(
     buffers: [x, x2, w.weight, w.bias, y],
     u32: [M, N, K, K1],
     f32: [options.scale ?? 1],
-    workgroups: [groups(N, TILE), groups(M, TILE)],
-    live: live && { ...live, perSlot: M / live.slots, perGroup: TILE, x: groups(N, TILE) },
+    workgroups: [groups(N, tile), groups(M, tile)],
+    live: live && { ...live, perSlot: M / live.slots, perGroup: tile, x: groups(N, tile) },
     flops: 2 * M * N * K,
   });
   return y;

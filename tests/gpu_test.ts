@@ -6,29 +6,45 @@ import { linear } from "../src/linear.ts";
 
 const MiB = 2 ** 20;
 
-Deno.test("live dispatch: only the slots below the GPU-side count are computed", async () => {
+for (const tuning of ["cpu", "gpu"] as const) {
+  Deno.test(`live dispatch: only the slots below the GPU-side count are computed (${tuning} tuning)`, async () => {
+    const gpu = await Gpu.create({ tuning });
+    try {
+      // y = x · 1 over 4 slots of 64 rows (two linear.wgsl tiles each with the
+      // "cpu" tuning, one with "gpu"); this range starts at slot 1 of the count's numbering.
+      const slots = 4, rows = 64, K = 4, M = slots * rows;
+      const x = gpu.tensor([M, K], new Float32Array(M * K).fill(1));
+      const weights = {
+        weight: gpu.tensor([1, K], new Float32Array(K).fill(1)),
+        bias: gpu.tensor([1], new Float32Array(1)),
+      };
+      for (const [count, live] of [[3, 2], [0, 0], [1, 0], [100, 4]]) {
+        const counter = gpu.tensor([1], Uint32Array.of(count), "u32");
+        // The output reuses this released buffer: rows not computed keep the marker.
+        gpu.release(gpu.tensor([M, 1], new Float32Array(M).fill(-7)));
+        const y = await linear(gpu, x, weights, { live: { counter, first: 1, slots } });
+        const want = Float32Array.from({ length: M }, (_, r) => r < live * rows ? K : -7);
+        assert.deepEqual(await gpu.read(y), want, `count ${count}`);
+        gpu.release(y, counter);
+      }
+    } finally {
+      gpu.destroy();
+    }
+  });
+}
+
+Deno.test("kernel tuning: 'cpu' on a CPU fallback adapter unless asked; anything else is refused", async () => {
   const gpu = await Gpu.create();
   try {
-    // y = x · 1 over 4 slots of 32 rows (one linear.wgsl tile each); this range
-    // starts at slot 1 of the count's numbering.
-    const slots = 4, rows = 32, K = 4, M = slots * rows;
-    const x = gpu.tensor([M, K], new Float32Array(M * K).fill(1));
-    const weights = {
-      weight: gpu.tensor([1, K], new Float32Array(K).fill(1)),
-      bias: gpu.tensor([1], new Float32Array(1)),
-    };
-    for (const [count, live] of [[3, 2], [0, 0], [1, 0], [100, 4]]) {
-      const counter = gpu.tensor([1], Uint32Array.of(count), "u32");
-      // The output reuses this released buffer: rows not computed keep the marker.
-      gpu.release(gpu.tensor([M, 1], new Float32Array(M).fill(-7)));
-      const y = await linear(gpu, x, weights, { live: { counter, first: 1, slots } });
-      const want = Float32Array.from({ length: M }, (_, r) => r < live * rows ? K : -7);
-      assert.deepEqual(await gpu.read(y), want, `count ${count}`);
-      gpu.release(y, counter);
-    }
+    assert.equal(gpu.tuning, gpu.isFallback ? "cpu" : "gpu");
   } finally {
     gpu.destroy();
   }
+  await assert.rejects(
+    () => Gpu.create({ tuning: "fast" as "gpu" }),
+    (e: Error) =>
+      e instanceof GpuError && /tuning must be "cpu" or "gpu", got "fast"/.test(e.message),
+  );
 });
 
 Deno.test("memory budget: pooled buffers are freed before passing it, pending work still completes", async () => {
