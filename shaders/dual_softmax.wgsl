@@ -10,6 +10,19 @@
 // neither cell is within `border` cells of its grid's edge, appending it to
 // `matches` with an atomic counter. Ties keep the first index, as argmax does.
 // `confidence` writes a tile of conf itself (for inspection and tests).
+//
+// Cooperation (src/gpu.ts `KernelTuning`): each row (row_stats, row_best) or
+// column (col_stats, col_best) is shared by LANES invocations, which deal its
+// entries among themselves and combine their partial results in workgroup
+// memory. "cpu" tuning: LANES 1, an invocation per row or column with a serial
+// loop and no barrier (a CPU runs the invocations of a workgroup as SIMD
+// lanes). "gpu" tuning: a workgroup of 256 per row (lanes read adjacent
+// entries), and 32 adjacent columns per workgroup with 8 lanes each (adjacent
+// invocations read adjacent columns). The maxima and argmaxima are the same
+// either way (ties still keep the first index); the sums differ by rounding.
+
+override WG: u32 = 64u; // invocations per workgroup of the row and column kernels (≤ 256)
+override LANES: u32 = 1u; // invocations per row or column, a power of two dividing WG
 
 struct Params {
   T: u32, // rows in this tile
@@ -50,35 +63,111 @@ fn confidence_at(r: u32, j: u32) -> f32 {
     (exp(s - colStats[2u * j]) / colStats[2u * j + 1u]);
 }
 
-@compute @workgroup_size(64)
-fn row_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = index(gid, nwg);
-  if (r >= p.T) { return; }
-  var m = -3.0e38;
-  for (var j = 0u; j < p.S; j++) { m = max(m, sim[r * p.S + j]); }
-  var s = 0.0;
-  for (var j = 0u; j < p.S; j++) { s += exp(sim[r * p.S + j] - m); }
-  rowStats[2u * (p.i0 + r)] = m;
-  rowStats[2u * (p.i0 + r) + 1u] = s;
+// The row or column an invocation works on, and its lane among the LANES sharing it.
+struct Share {
+  item: u32,
+  lane: u32,
+  first: u32, // local index of lane 0
+  stride: u32, // local-index step between lanes
 }
 
-@compute @workgroup_size(64)
-fn col_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let j = index(gid, nwg);
-  if (j >= p.S) { return; }
+// Rows: the lanes of a row are adjacent invocations.
+fn rowShare(wid: vec3u, nwg: vec3u, li: u32) -> Share {
+  let group = wid.x + wid.y * nwg.x;
+  return Share(group * (WG / LANES) + li / LANES, li % LANES, li - li % LANES, 1u);
+}
+
+// Columns: adjacent invocations take adjacent columns, the lanes are WG / LANES apart.
+fn colShare(wid: vec3u, nwg: vec3u, li: u32) -> Share {
+  let per = WG / LANES;
+  let group = wid.x + wid.y * nwg.x;
+  return Share(group * per + li % per, li / per, li % per, per);
+}
+
+// A partial result: a value and, for argmax, the index it was found at.
+struct Partial {
+  v: f32,
+  i: u32,
+}
+
+const MAX = 0u;
+const SUM = 1u;
+const ARGMAX = 2u; // highest v, then lowest i
+
+var<workgroup> partials: array<Partial, 256>;
+
+fn combine(a: Partial, b: Partial, op: u32) -> Partial {
+  switch op {
+    case MAX: { return Partial(max(a.v, b.v), 0u); }
+    case SUM: { return Partial(a.v + b.v, 0u); }
+    default: {
+      if (b.v > a.v || (b.v == a.v && b.i < a.i)) { return b; }
+      return a;
+    }
+  }
+}
+
+// Combines the partial results of the LANES invocations sharing s.item (a
+// tree in workgroup memory); every lane gets the result. Must be reached by
+// every invocation of the workgroup (it holds barriers when LANES > 1).
+fn share(s: Share, mine: Partial, op: u32) -> Partial {
+  if (LANES == 1u) { return mine; }
+  let me = s.first + s.lane * s.stride;
+  partials[me] = mine;
+  for (var step = LANES / 2u; step > 0u; step /= 2u) {
+    workgroupBarrier();
+    if (s.lane < step) { partials[me] = combine(partials[me], partials[me + step * s.stride], op); }
+  }
+  workgroupBarrier();
+  let all = partials[s.first];
+  workgroupBarrier(); // read before the next share() writes
+  return all;
+}
+
+@compute @workgroup_size(WG)
+fn row_stats(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let s = rowShare(wid, nwg, li);
+  let r = min(s.item, p.T - 1u); // past T: compute a real row, store nothing
   var m = -3.0e38;
-  for (var r = 0u; r < p.T; r++) { m = max(m, sim[r * p.S + j]); }
-  var s = 0.0;
-  for (var r = 0u; r < p.T; r++) { s += exp(sim[r * p.S + j] - m); }
+  for (var j = s.lane; j < p.S; j += LANES) { m = max(m, sim[r * p.S + j]); }
+  m = share(s, Partial(m, 0u), MAX).v;
+  var e = 0.0;
+  for (var j = s.lane; j < p.S; j += LANES) { e += exp(sim[r * p.S + j] - m); }
+  e = share(s, Partial(e, 0u), SUM).v;
+  if (s.item < p.T && s.lane == 0u) {
+    rowStats[2u * (p.i0 + r)] = m;
+    rowStats[2u * (p.i0 + r) + 1u] = e;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn col_stats(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let s = colShare(wid, nwg, li);
+  let j = min(s.item, p.S - 1u);
+  var m = -3.0e38;
+  for (var r = s.lane; r < p.T; r += LANES) { m = max(m, sim[r * p.S + j]); }
+  m = share(s, Partial(m, 0u), MAX).v;
+  var e = 0.0;
+  for (var r = s.lane; r < p.T; r += LANES) { e += exp(sim[r * p.S + j] - m); }
+  e = share(s, Partial(e, 0u), SUM).v;
+  if (s.item >= p.S || s.lane != 0u) { return; }
   if (p.first == 0u) {
     // Merge with the running statistics of the earlier tiles (online softmax).
     let m0 = colStats[2u * j];
     let mm = max(m0, m);
-    s = colStats[2u * j + 1u] * exp(m0 - mm) + s * exp(m - mm);
+    e = colStats[2u * j + 1u] * exp(m0 - mm) + e * exp(m - mm);
     m = mm;
   }
   colStats[2u * j] = m;
-  colStats[2u * j + 1u] = s;
+  colStats[2u * j + 1u] = e;
 }
 
 // conf[i, j] = exp(2·sim − rowLse_i − colLse_j) with lse = max + ln Σexp, so along a
@@ -93,43 +182,49 @@ fn colLse(j: u32) -> f32 {
   return colStats[2u * j] + log(colStats[2u * j + 1u]);
 }
 
-@compute @workgroup_size(64)
-fn row_best(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = index(gid, nwg);
-  if (r >= p.T) { return; }
-  var best = -3.0e38;
-  var bj = 0u;
-  for (var j = 0u; j < p.S; j++) {
+@compute @workgroup_size(WG)
+fn row_best(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let s = rowShare(wid, nwg, li);
+  let r = min(s.item, p.T - 1u);
+  var best = Partial(-3.0e38, 0u);
+  for (var j = s.lane; j < p.S; j += LANES) {
     let key = 2.0 * sim[r * p.S + j] - colLse(j);
-    if (key > best) {
-      best = key;
-      bj = j;
-    }
+    if (key > best.v) { best = Partial(key, j); }
   }
-  rowBest[2u * (p.i0 + r)] = bj;
-  rowBest[2u * (p.i0 + r) + 1u] = bitcast<u32>(confidence_at(r, bj));
+  best = share(s, best, ARGMAX);
+  if (s.item < p.T && s.lane == 0u) {
+    rowBest[2u * (p.i0 + r)] = best.i;
+    rowBest[2u * (p.i0 + r) + 1u] = bitcast<u32>(confidence_at(r, best.i));
+  }
 }
 
-@compute @workgroup_size(64)
-fn col_best(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let j = index(gid, nwg);
-  if (j >= p.S) { return; }
+@compute @workgroup_size(WG)
+fn col_best(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let s = colShare(wid, nwg, li);
+  let j = min(s.item, p.S - 1u);
   _ = colStats[0]; // bound by the host like row_best's inputs; unused here
-  var best = -3.0e38;
-  var bi = 0u;
-  if (p.first == 0u) {
-    bi = colBest[2u * j];
-    best = bitcast<f32>(colBest[2u * j + 1u]);
+  var best = Partial(-3.0e38, 0u);
+  if (p.first == 0u && s.lane == 0u) {
+    // The best of the earlier tiles: lower rows, so it wins ties.
+    best = Partial(bitcast<f32>(colBest[2u * j + 1u]), colBest[2u * j]);
   }
-  for (var r = 0u; r < p.T; r++) {
+  for (var r = s.lane; r < p.T; r += LANES) {
     let key = 2.0 * sim[r * p.S + j] - rowLse(p.i0 + r);
-    if (key > best) {
-      best = key;
-      bi = p.i0 + r;
-    }
+    if (key > best.v) { best = Partial(key, p.i0 + r); }
   }
-  colBest[2u * j] = bi;
-  colBest[2u * j + 1u] = bitcast<u32>(best);
+  best = share(s, best, ARGMAX);
+  if (s.item < p.S && s.lane == 0u) {
+    colBest[2u * j] = best.i;
+    colBest[2u * j + 1u] = bitcast<u32>(best.v);
+  }
 }
 
 @compute @workgroup_size(64)

@@ -3,7 +3,7 @@
  * border removal (`shaders/dual_softmax.wgsl`), in row tiles of bounded size.
  * @module
  */
-import { type Gpu, grid, type Tensor } from "./gpu.ts";
+import { type Gpu, grid, type KernelTuning, type Tensor } from "./gpu.ts";
 import { linear } from "./linear.ts";
 
 /** Options of {@link coarseMatching}. */
@@ -55,6 +55,15 @@ export interface GridSize {
 const DEFAULT_TILE_BYTES = 64 * 2 ** 20;
 
 /**
+ * Workgroup size of the row and column kernels of shaders/dual_softmax.wgsl,
+ * and the invocations that share a row or a column, per kernel tuning.
+ */
+const COOPERATION: Record<KernelTuning, { wg: number; rowLanes: number; colLanes: number }> = {
+  cpu: { wg: 64, rowLanes: 1, colLanes: 1 },
+  gpu: { wg: 256, rowLanes: 256, colLanes: 8 },
+};
+
+/**
  * Dual-softmax matching of coarse features `f0` `[L, C]` and `f1` `[S, C]`
  * on grids `grid0`, `grid1`. The features are not consumed.
  */
@@ -73,7 +82,14 @@ export async function coarseMatching(
   if (options.keepConfidence && tileRows < L) {
     throw new Error(`coarseMatching: a ${L}×${S} confidence matrix does not fit in one tile`);
   }
+  const { wg, rowLanes, colLanes } = COOPERATION[gpu.tuning];
   const kernel = (entry: string) => gpu.kernel("dual_softmax.wgsl", entry);
+  const rowKernel = (entry: string) =>
+    gpu.kernel("dual_softmax.wgsl", entry, { WG: wg, LANES: rowLanes });
+  const colKernel = (entry: string) =>
+    gpu.kernel("dual_softmax.wgsl", entry, { WG: wg, LANES: colLanes });
+  const rowGroups = (T: number) => grid(T, wg / rowLanes);
+  const colGroups = grid(S, wg / colLanes);
   const zeros = gpu.tensor([S]);
   gpu.zero(zeros);
   const f1AsWeight = { weight: f1, bias: zeros };
@@ -126,17 +142,17 @@ export async function coarseMatching(
     const [sim, i0, T] = await similarity(t);
     const u = params(i0, T, t === 0);
     gpu.dispatch({
-      pipeline: await kernel("row_stats"),
+      pipeline: await rowKernel("row_stats"),
       buffers: [sim, rowStats],
       ...u,
-      workgroups: grid(T, 64),
+      workgroups: rowGroups(T),
       ...cost(T, 4, 2, 0),
     });
     gpu.dispatch({
-      pipeline: await kernel("col_stats"),
+      pipeline: await colKernel("col_stats"),
       buffers: [sim, null, colStats],
       ...u,
-      workgroups: grid(S, 64),
+      workgroups: colGroups,
       ...cost(T, 4, 0, t === 0 ? 2 : 4),
     });
   }
@@ -146,17 +162,17 @@ export async function coarseMatching(
     const u = params(i0, T, t === 0);
     const stats = [sim, rowStats, colStats];
     gpu.dispatch({
-      pipeline: await kernel("row_best"),
+      pipeline: await rowKernel("row_best"),
       buffers: [...stats, rowBest],
       ...u,
-      workgroups: grid(T, 64),
+      workgroups: rowGroups(T),
       ...cost(T, 4, 2, 2),
     });
     gpu.dispatch({
-      pipeline: await kernel("col_best"),
+      pipeline: await colKernel("col_best"),
       buffers: [...stats, null, colBest],
       ...u,
-      workgroups: grid(S, 64),
+      workgroups: colGroups,
       ...cost(T, 4, 2, t === 0 ? 2 : 4),
     });
     if (options.keepConfidence) {

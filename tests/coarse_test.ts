@@ -19,12 +19,17 @@ function upload(gpu: Gpu, a: { shape: number[]; data: Float32Array | Int32Array 
   return gpu.tensor(a.shape, a.data as Float32Array);
 }
 
+/** Runs `fn` on a device of each kernel tuning (src/gpu.ts `KernelTuning`), in turn. */
 async function withGpu(fn: (gpu: Gpu) => Promise<void>): Promise<void> {
-  const gpu = await Gpu.create();
-  try {
-    await fn(gpu);
-  } finally {
-    gpu.destroy();
+  for (const tuning of ["cpu", "gpu"] as const) {
+    const gpu = await Gpu.create({ tuning });
+    try {
+      await fn(gpu);
+    } catch (e) {
+      throw new Error(`with the ${tuning} tuning: ${(e as Error).message}`, { cause: e });
+    } finally {
+      gpu.destroy();
+    }
   }
 }
 
