@@ -150,6 +150,10 @@ export interface ModelRun {
   memory?: { weightsMiB: number; peakMiB: number };
   pipelines?: { afterWarmup: number; afterRuns: number };
   readbacksPerPair?: number;
+  /** Dispatches recorded per pair (the profiled runs; live ones counted once each). */
+  dispatchesPerPair?: number;
+  /** Bind groups created by the last timed `Matcher.match`: 0 once every dispatch repeats. */
+  bindGroupsPerPair?: number;
 }
 
 /** The 'many' benchmark. */
@@ -438,12 +442,13 @@ async function benchSize(
     const e2e: number[] = [];
     const walls: Record<string, number>[] = [];
     const reps: (DispatchRecord & KernelTiming)[][] = [];
-    let matches = 0, reads = 0;
+    let matches = 0, reads = 0, bindGroups = 0;
     for (let k = 0; k < o.reps; k++) {
       if (whole) {
-        const t = performance.now();
+        const [t, created] = [performance.now(), gpu.bindGroupCount];
         matches = (await matcher.match(images[0], images[1], { resize })).count;
         e2e.push(performance.now() - t);
+        bindGroups = gpu.bindGroupCount - created;
       }
       const wall: Record<string, number> = {};
       const p = await profiled(gpu, (mark) => staged(mark, wall));
@@ -476,6 +481,8 @@ async function benchSize(
       memory: { weightsMiB, peakMiB: mem.peak / MiB },
       pipelines: { afterWarmup, afterRuns: gpu.pipelineCount },
       readbacksPerPair: whole ? reads : undefined,
+      dispatchesPerPair: reps[0].length,
+      bindGroupsPerPair: whole ? bindGroups : undefined,
     };
   } catch (e) {
     // A tensor above the adapter's buffer limits, typically.
@@ -607,7 +614,11 @@ function report(run: ModelRun, top = 25): string {
     `device memory high-water mark ${f(run.memory!.peakMiB)} MiB (weights ` +
       `${f(run.memory!.weightsMiB)} MiB); pipelines ${run.pipelines!.afterWarmup} after ` +
       `warm-up, ${run.pipelines!.afterRuns} after the timed runs` +
-      (run.readbacksPerPair !== undefined ? `; read-backs per pair ${run.readbacksPerPair}` : ""),
+      `; dispatches per pair ${run.dispatchesPerPair}` +
+      (run.readbacksPerPair !== undefined
+        ? `; read-backs per pair ${run.readbacksPerPair}; bind groups created by the last ` +
+          `timed pair ${run.bindGroupsPerPair}`
+        : ""),
     "",
     table(
       ["stage", "wall ms (synced)", "GPU ms", "GFLOP", "GFLOP/s"],

@@ -47,6 +47,39 @@ Deno.test("kernel tuning: 'cpu' on a CPU fallback adapter unless asked; anything
   );
 });
 
+Deno.test("bind groups: a repeated dispatch reuses its own; results stay right once the buffers it bound are destroyed", async () => {
+  const gpu = await Gpu.create({ memoryBudget: 4 * MiB });
+  try {
+    const K = 8, M = 64;
+    const weights = {
+      weight: gpu.tensor([1, K], new Float32Array(K).fill(1)),
+      bias: gpu.tensor([1], new Float32Array(1)),
+    };
+    // y = Σ x over a row, for x filled with v: 8·v.
+    const run = async (v: number) => {
+      const x = gpu.tensor([M, K], new Float32Array(M * K).fill(v));
+      const y = await linear(gpu, x, weights);
+      const got = await gpu.read(y);
+      gpu.release(x, y);
+      assert.ok(got.every((e) => e === 8 * v), `x = ${v}: got ${got[0]}`);
+    };
+    await run(1);
+    const created = gpu.bindGroupCount;
+    await run(2); // same pooled buffers, same uniforms: no new bind group
+    assert.equal(gpu.bindGroupCount, created);
+    gpu.trim(); // x and y's buffers are destroyed: their bind groups must go too
+    await run(3);
+    assert.equal(gpu.bindGroupCount, created + 1);
+    // Evicting pooled buffers for a larger allocation drops the bind groups too.
+    gpu.release(gpu.tensor([MiB]));
+    await run(4);
+    gpu.tensor([(3.5 * MiB) / 4]); // evicts the pool (budget 4 MiB)
+    await run(5);
+  } finally {
+    gpu.destroy();
+  }
+});
+
 Deno.test("memory budget: pooled buffers are freed before passing it, pending work still completes", async () => {
   const gpu = await Gpu.create({ memoryBudget: 3 * MiB });
   try {
