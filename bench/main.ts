@@ -190,7 +190,8 @@ const MiB = 2 ** 20;
 function describe(d: Dispatch): string {
   const u = d.u32 ?? [];
   switch (d.pipeline.label) {
-    case "conv2d.wgsl:main": {
+    case "conv2d.wgsl:main":
+    case "conv2d.wgsl:tiled": {
       const [cin, h, , cout, ho, wo, , hr] = u;
       const rows = u[14]; // output rows computed: all ho, or a strip's
       const k = Math.round(Math.sqrt((d.flops ?? 0) / (2 * cout * cin * rows * wo)));
@@ -230,9 +231,9 @@ function describe(d: Dispatch): string {
   }
 }
 
-/** The family of a row for the share table: conv2d by kernel size, else the kernel. */
+/** The family of a row for the share table: conv2d by kernel size (either entry point), else the kernel. */
 function family(r: { kernel: string; shape: string }): string {
-  return r.kernel === "conv2d.wgsl:main" ? `conv2d ${r.shape.split("/")[0]}` : r.kernel;
+  return r.kernel.startsWith("conv2d.wgsl:") ? `conv2d ${r.shape.split("/")[0]}` : r.kernel;
 }
 
 /**

@@ -9,21 +9,46 @@
  * Precision: maps and filter are all `f32`, or all `f16` (the kernel's f16
  * variant: f16 operands, f32 arithmetic; needs `shader-f16`). The bias is
  * always `f32`.
+ *
+ * Kernels: {@link Gpu.tuning} picks the shader's entry point, register
+ * tiles for CPU adapters (`"cpu"`) or an implicit GEMM through workgroup
+ * memory for GPUs (`"gpu"`); the same filter layout and parameters serve both.
  * @module
  */
-import { type Gpu, GpuError, groups, type Precision, type Tensor } from "./gpu.ts";
+import {
+  type Gpu,
+  GpuError,
+  groups,
+  type KernelTuning,
+  type Precision,
+  type Tensor,
+} from "./gpu.ts";
 
 /** Activation fused after a convolution. LeakyReLU has slope 0.01, as in LoFTR's FPN. */
 export type ConvActivation = "none" | "relu" | "leaky_relu";
 
 const ACT: Record<ConvActivation, number> = { none: 0, relu: 1, leaky_relu: 2 };
 
-/** Output channels per invocation; the filter is padded to a multiple of it. */
+/** Output channels per filter block; the filter is padded to a multiple of it. */
 const CO = 8;
-/** Output pixels per invocation, along x. */
-const PX = 8;
-/** Invocations per workgroup. */
-const WG = 64;
+
+/**
+ * The entry point of conv2d.wgsl for each {@link KernelTuning}, and its
+ * workgroup grid for `rows` output rows of `wo` pixels and `cout` channels
+ * (tile sizes as in the shader).
+ */
+const ENTRY: Record<
+  KernelTuning,
+  { name: string; grid(rows: number, wo: number, cout: number): [number, number] }
+> = {
+  // Workgroups of 64 invocations, each 8 channels × 8 pixels of a row (PX).
+  cpu: {
+    name: "main",
+    grid: (rows, wo, cout) => [groups(rows * groups(wo, 8), 64), groups(cout, CO)],
+  },
+  // Workgroup tiles of 64 channels (TILE_CO) × 128 pixels (TILE_PX), the rows flattened.
+  gpu: { name: "tiled", grid: (rows, wo, cout) => [groups(rows * wo, 128), groups(cout, 64)] },
+};
 
 /** A convolution's filter in the kernel's layout and its bias, on the GPU. */
 export interface Conv2dWeights {
@@ -232,7 +257,8 @@ export async function conv2dStrip(
     }
     mode = hr === ho && wr === wo ? 1 : 2;
   }
-  const pipeline = await gpu.kernel("conv2d.wgsl", "main", {
+  const entry = ENTRY[gpu.tuning];
+  const pipeline = await gpu.kernel("conv2d.wgsl", entry.name, {
     KSIZE: k,
     STRIDE: stride,
     ACT: ACT[options.activation ?? "none"],
@@ -248,7 +274,7 @@ export async function conv2dStrip(
       ...[x.first, xRows, y.first, yRows, rows.first, count],
     ],
     f32: [alignCornersScale(hr, ho), alignCornersScale(wr, wo)],
-    workgroups: [groups(count * groups(wo, PX), WG), groups(cout, CO)],
+    workgroups: entry.grid(count, wo, cout),
     flops: 2 * cout * cin * k * k * count * wo,
   });
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
-import type { Gpu, Precision } from "../src/gpu.ts";
+import type { Gpu, KernelTuning, Precision } from "../src/gpu.ts";
 import type { HostTensor } from "../src/weights.ts";
 import { relL2, seededRandom } from "./util.ts";
 
@@ -78,13 +78,23 @@ export function conv2dRef(
   return { shape: [cout, ho, wo], data: out };
 }
 
-/** A convolution to test: kernel size, stride, padding (default (k − 1) / 2), activation, residual. */
+/**
+ * Both kernel tunings: every convolution test runs with each, on a
+ * `Gpu.create({ tuning })` (conv2d.wgsl's `main` and `tiled` entry points).
+ */
+export const TUNINGS: readonly KernelTuning[] = ["cpu", "gpu"];
+
+/**
+ * A convolution to test: kernel size, stride, padding (default (k − 1) / 2),
+ * activation, residual, output channels (default 11).
+ */
 export interface ConvCase {
   k: number;
   stride: number;
   padding?: number;
   activation: ConvActivation;
   residual?: "same" | "coarse";
+  cout?: number;
 }
 
 /** A `[C, H, W]` map of numbers drawn from `rand`. */
@@ -118,7 +128,7 @@ export const CONV_CASES: readonly ConvCase[] = [
 ];
 
 /**
- * Runs case `c` on the map `x` with a filter of 11 output channels, a bias
+ * Runs case `c` on the map `x` with a filter of `c.cout` (default 11) output channels, a bias
  * and the residual map (same size, or coarser: half the output's sides,
  * rounded up) drawn from `rand`, maps and filter stored as `precision`;
  * returns the relative L2 error of the output against {@link conv2dRef} on
@@ -132,7 +142,7 @@ export async function conv2dError(
   precision: Precision = "f32",
 ): Promise<number> {
   const [cin, h, w] = x.shape;
-  const cout = 11;
+  const cout = c.cout ?? 11;
   const filter = {
     shape: [cout, cin, c.k, c.k],
     data: Float32Array.from({ length: cout * cin * c.k * c.k }, rand),

@@ -15,7 +15,7 @@ import { loadImage } from "../src/image.ts";
 import { Matcher } from "../src/matcher.ts";
 import { LoFTR } from "../src/model.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/weights.ts";
-import { conv2dError, CONV_CASES, randomImage, randomMap } from "./conv_ref.ts";
+import { conv2dError, CONV_CASES, randomImage, randomMap, TUNINGS } from "./conv_ref.ts";
 import {
   assertIdentical,
   fixture,
@@ -58,45 +58,47 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...await needsShaderF16(
-    "conv2d f16: every kernel size, stride, activation and residual form, and Cin·K² = 2304, within 2u of float64",
-  ),
-  fn: async () => {
-    const gpu = await Gpu.create();
-    try {
-      // The float64 reference takes the unrounded float32 values. In f16, the
-      // input, filter and residual are rounded (≤ u relative each), and the
-      // output once more (≤ u); products of f16 values are exact in f32 and
-      // the sums f32 (≈ 1e-7). Those errors have random signs, so the
-      // output's relative L2 error stays below u (measured 0.65u–0.7u). An
-      // f16 accumulator would add a rounding of the partial sum at each of
-      // the K terms: with K = Cin·9 = 2304, as in the backbone's 256-channel
-      // convolutions, one measured 15u, so 2u also checks that sums are f32.
-      const rand = seededRandom(7);
-      const x = randomMap([5, 13, 21], rand);
-      for (const c of CONV_CASES) {
-        const err = await conv2dError(gpu, x, c, rand, "f16");
-        assert.ok(err < 2 * u, `${JSON.stringify(c)}: rel L2 ${err} (${err / u} u)`);
+for (const tuning of TUNINGS) {
+  Deno.test({
+    ...await needsShaderF16(
+      `conv2d f16 (${tuning} tuning): every kernel size, stride, activation and residual form, and Cin·K² = 2304, within 2u of float64`,
+    ),
+    fn: async () => {
+      const gpu = await Gpu.create({ tuning });
+      try {
+        // The float64 reference takes the unrounded float32 values. In f16, the
+        // input, filter and residual are rounded (≤ u relative each), and the
+        // output once more (≤ u); products of f16 values are exact in f32 and
+        // the sums f32 (≈ 1e-7). Those errors have random signs, so the
+        // output's relative L2 error stays below u (measured 0.65u–0.7u). An
+        // f16 accumulator would add a rounding of the partial sum at each of
+        // the K terms: with K = Cin·9 = 2304, as in the backbone's 256-channel
+        // convolutions, one measured 15u, so 2u also checks that sums are f32.
+        const rand = seededRandom(7);
+        const x = randomMap([5, 13, 21], rand);
+        for (const c of CONV_CASES) {
+          const err = await conv2dError(gpu, x, c, rand, "f16");
+          assert.ok(err < 2 * u, `${JSON.stringify(c)}: rel L2 ${err} (${err / u} u)`);
+        }
+        const wide = randomMap([256, 9, 11], rand);
+        const err = await conv2dError(
+          gpu,
+          wide,
+          { k: 3, stride: 1, activation: "relu" },
+          rand,
+          "f16",
+        );
+        assert.ok(err < 2 * u, `Cin 256, 3×3: rel L2 ${err} (${err / u} u)`);
+        // Maps and filter of different element types are refused.
+        const filter = conv2dWeights(gpu, [1, 5, 1, 1], new Float32Array(5), null, "f16");
+        const e = await rejection(conv2d(gpu, gpu.tensor(x.shape, x.data as Float32Array), filter));
+        assert.ok(e instanceof GpuError && /input f32, filter f16/.test(e.message), e.message);
+      } finally {
+        gpu.destroy();
       }
-      const wide = randomMap([256, 9, 11], rand);
-      const err = await conv2dError(
-        gpu,
-        wide,
-        { k: 3, stride: 1, activation: "relu" },
-        rand,
-        "f16",
-      );
-      assert.ok(err < 2 * u, `Cin 256, 3×3: rel L2 ${err} (${err / u} u)`);
-      // Maps and filter of different element types are refused.
-      const filter = conv2dWeights(gpu, [1, 5, 1, 1], new Float32Array(5), null, "f16");
-      const e = await rejection(conv2d(gpu, gpu.tensor(x.shape, x.data as Float32Array), filter));
-      assert.ok(e instanceof GpuError && /input f32, filter f16/.test(e.message), e.message);
-    } finally {
-      gpu.destroy();
-    }
-  },
-});
+    },
+  });
+}
 
 // The backbone's outputs come out of 14 (ResNetFPN_8_2's coarse map) to 24
 // (ResNetFPN_16_4's 1/4 map) convolutions in a row, each adding about u of
@@ -106,114 +108,120 @@ Deno.test({
 // references.
 const BACKBONE_TOLERANCE = 10 * u;
 
-Deno.test({
-  ...await needsShaderF16(
-    "backbone f16 ResNetFPN_16_4 (bundled weights): backbone_c0/c1 of tiny_real at 640×480, and the 1/4 map against the f32 path, within 10u",
-  ),
-  fn: async () => {
-    const weights = await loadWeights(BUNDLED_WEIGHTS);
-    const gpu = await Gpu.create();
-    try {
-      const f16 = createBackbone(gpu, weights, { precision: "f16" });
-      const f32 = createBackbone(gpu, weights);
-      for (const [i, png] of ["fountain_0001.png", "fountain_0000.png"].entries()) {
-        const img = await loadImage(fixture(`images/${png}`));
-        const input = gpu.tensor([1, img.height, img.width], img.data);
-        const half = await f16.run(input, { fine: true });
-        const full = await f32.run(input, { fine: true });
-        assert.equal(half.coarse.dtype, "f32");
-        assert.equal(half.fine!.dtype, "f32");
-        const want = readNpy(fixture(`tiny_real/backbone_c${i}.npy`));
-        assert.deepEqual(half.coarse.shape, want.shape);
-        const ec = relL2(await gpu.read(half.coarse), want.data);
-        const ef = relL2(await gpu.read(half.fine!), await gpu.read(full.fine!));
-        // Measured: 2.6u and 2.5u (coarse), 3.9u and 3.8u (1/4 map).
-        assert.ok(ec < BACKBONE_TOLERANCE, `backbone_c${i}: rel L2 ${ec} (${ec / u} u)`);
-        assert.ok(ef < BACKBONE_TOLERANCE, `1/4 map ${i}: rel L2 ${ef} (${ef / u} u)`);
-        gpu.release(input, half.coarse, half.fine, full.coarse, full.fine);
-      }
-    } finally {
-      gpu.destroy();
-    }
-  },
-});
-
-Deno.test({
-  // About 75 GFLOP, ten seconds on lavapipe: one image only.
-  ...await needsShaderF16(
-    "backbone f16 ResNetFPN_8_2 (full_random): backbone_c0 and backbone_f0 at 320×240 within 10u, image 0 only",
-    { shared: true },
-  ),
-  fn: async () => {
-    const R = `${sharedDir}reference/full_random/`;
-    const gpu = await Gpu.create();
-    try {
-      const image = readNpy(`${R}image0.npy`);
-      const input = gpu.tensor(image.shape, image.data as Float32Array);
-      const backbone = createBackbone(gpu, await fullRandomWeights(), { precision: "f16" });
-      const { coarse, fine } = await backbone.run(input);
-      // Measured: 1.7u (coarse), 1.9u (fine).
-      for (const [name, t] of [["backbone_c0", coarse], ["backbone_f0", fine!]] as const) {
-        const want = readNpy(`${R}${name}.npy`);
-        assert.deepEqual(t.shape, want.shape);
-        const err = relL2(await gpu.read(t), want.data);
-        assert.ok(err < BACKBONE_TOLERANCE, `${name}: rel L2 ${err} (${err / u} u)`);
-      }
-    } finally {
-      gpu.destroy();
-    }
-  },
-});
-
-Deno.test({
-  ...await needsShaderF16(
-    "backbone f16: strips give bit-identical maps, and the strip budget counts 2-byte elements (ResNetFPN_16_4 at 160×128)",
-  ),
-  fn: async () => {
-    const weights = await loadWeights(BUNDLED_WEIGHTS);
-    const gpu = await Gpu.create();
-    try {
-      const image = randomImage(128, 160, 5);
-      const input = gpu.tensor(image.shape, image.data as Float32Array);
-      const backbones = {
-        f32: createBackbone(gpu, weights),
-        f16: createBackbone(gpu, weights, { precision: "f16" }),
-      };
-      // Runs the backbone at `precision` with the budget: its maps and its number of dispatches.
-      const run = async (precision: Precision, maxStripBytes: number) => {
-        const backbone = backbones[precision];
-        let dispatches = 0;
-        const dispatch = gpu.dispatch;
-        gpu.dispatch = (d) => {
-          dispatches++;
-          dispatch.call(gpu, d);
-        };
-        try {
-          const { coarse, fine } = await backbone.run(input, { fine: true, maxStripBytes });
-          const maps = [await gpu.read(coarse), await gpu.read(fine!)];
-          gpu.release(coarse, fine);
-          return { maps, dispatches };
-        } finally {
-          Reflect.deleteProperty(gpu, "dispatch");
+for (const tuning of TUNINGS) {
+  Deno.test({
+    ...await needsShaderF16(
+      `backbone f16 ResNetFPN_16_4 (bundled weights, ${tuning} tuning): backbone_c0/c1 of tiny_real at 640×480, and the 1/4 map against the f32 path, within 10u`,
+    ),
+    fn: async () => {
+      const weights = await loadWeights(BUNDLED_WEIGHTS);
+      const gpu = await Gpu.create({ tuning });
+      try {
+        const f16 = createBackbone(gpu, weights, { precision: "f16" });
+        const f32 = createBackbone(gpu, weights);
+        for (const [i, png] of ["fountain_0001.png", "fountain_0000.png"].entries()) {
+          const img = await loadImage(fixture(`images/${png}`));
+          const input = gpu.tensor([1, img.height, img.width], img.data);
+          const half = await f16.run(input, { fine: true });
+          const full = await f32.run(input, { fine: true });
+          assert.equal(half.coarse.dtype, "f32");
+          assert.equal(half.fine!.dtype, "f32");
+          const want = readNpy(fixture(`tiny_real/backbone_c${i}.npy`));
+          assert.deepEqual(half.coarse.shape, want.shape);
+          const ec = relL2(await gpu.read(half.coarse), want.data);
+          const ef = relL2(await gpu.read(half.fine!), await gpu.read(full.fine!));
+          // Measured: 2.6u and 2.5u (coarse), 3.9u and 3.8u (1/4 map).
+          assert.ok(ec < BACKBONE_TOLERANCE, `backbone_c${i}: rel L2 ${ec} (${ec / u} u)`);
+          assert.ok(ef < BACKBONE_TOLERANCE, `1/4 map ${i}: rel L2 ${ef} (${ef / u} u)`);
+          gpu.release(input, half.coarse, half.fine, full.coarse, full.fine);
         }
-      };
-      const whole = await run("f16", Infinity);
-      const rows = await run("f16", 1); // one-row strips in every chain
-      assertIdentical(rows.maps[0], whole.maps[0], "coarse, one-row strips");
-      assertIdentical(rows.maps[1], whole.maps[1], "1/4 map, one-row strips");
-      assert.ok(rows.dispatches > whole.dispatches);
-      // The largest maps inside a chain are the FPN level at 1/4's sum and h,
-      // 32 × 32 × 40 each: 163 840 bytes in f16, which fit this budget whole;
-      // in f32 they take twice that and run in strips.
-      const budget = 2 * 2 * 32 * 32 * 40;
-      assert.equal((await run("f16", budget)).dispatches, whole.dispatches);
-      const f32 = await run("f32", budget);
-      assert.ok(f32.dispatches > (await run("f32", Infinity)).dispatches);
-    } finally {
-      gpu.destroy();
-    }
-  },
-});
+      } finally {
+        gpu.destroy();
+      }
+    },
+  });
+}
+
+for (const tuning of TUNINGS) {
+  Deno.test({
+    // About 75 GFLOP, ten seconds on lavapipe: one image only.
+    ...await needsShaderF16(
+      `backbone f16 ResNetFPN_8_2 (full_random, ${tuning} tuning): backbone_c0 and backbone_f0 at 320×240 within 10u, image 0 only`,
+      { shared: true },
+    ),
+    fn: async () => {
+      const R = `${sharedDir}reference/full_random/`;
+      const gpu = await Gpu.create({ tuning });
+      try {
+        const image = readNpy(`${R}image0.npy`);
+        const input = gpu.tensor(image.shape, image.data as Float32Array);
+        const backbone = createBackbone(gpu, await fullRandomWeights(), { precision: "f16" });
+        const { coarse, fine } = await backbone.run(input);
+        // Measured: 1.7u (coarse), 1.9u (fine).
+        for (const [name, t] of [["backbone_c0", coarse], ["backbone_f0", fine!]] as const) {
+          const want = readNpy(`${R}${name}.npy`);
+          assert.deepEqual(t.shape, want.shape);
+          const err = relL2(await gpu.read(t), want.data);
+          assert.ok(err < BACKBONE_TOLERANCE, `${name}: rel L2 ${err} (${err / u} u)`);
+        }
+      } finally {
+        gpu.destroy();
+      }
+    },
+  });
+}
+
+for (const tuning of TUNINGS) {
+  Deno.test({
+    ...await needsShaderF16(
+      `backbone f16 (${tuning} tuning): strips give bit-identical maps, and the strip budget counts 2-byte elements (ResNetFPN_16_4 at 160×128)`,
+    ),
+    fn: async () => {
+      const weights = await loadWeights(BUNDLED_WEIGHTS);
+      const gpu = await Gpu.create({ tuning });
+      try {
+        const image = randomImage(128, 160, 5);
+        const input = gpu.tensor(image.shape, image.data as Float32Array);
+        const backbones = {
+          f32: createBackbone(gpu, weights),
+          f16: createBackbone(gpu, weights, { precision: "f16" }),
+        };
+        // Runs the backbone at `precision` with the budget: its maps and its number of dispatches.
+        const run = async (precision: Precision, maxStripBytes: number) => {
+          const backbone = backbones[precision];
+          let dispatches = 0;
+          const dispatch = gpu.dispatch;
+          gpu.dispatch = (d) => {
+            dispatches++;
+            dispatch.call(gpu, d);
+          };
+          try {
+            const { coarse, fine } = await backbone.run(input, { fine: true, maxStripBytes });
+            const maps = [await gpu.read(coarse), await gpu.read(fine!)];
+            gpu.release(coarse, fine);
+            return { maps, dispatches };
+          } finally {
+            Reflect.deleteProperty(gpu, "dispatch");
+          }
+        };
+        const whole = await run("f16", Infinity);
+        const rows = await run("f16", 1); // one-row strips in every chain
+        assertIdentical(rows.maps[0], whole.maps[0], "coarse, one-row strips");
+        assertIdentical(rows.maps[1], whole.maps[1], "1/4 map, one-row strips");
+        assert.ok(rows.dispatches > whole.dispatches);
+        // The largest maps inside a chain are the FPN level at 1/4's sum and h,
+        // 32 × 32 × 40 each: 163 840 bytes in f16, which fit this budget whole;
+        // in f32 they take twice that and run in strips.
+        const budget = 2 * 2 * 32 * 32 * 40;
+        assert.equal((await run("f16", budget)).dispatches, whole.dispatches);
+        const f32 = await run("f32", budget);
+        assert.ok(f32.dispatches > (await run("f32", Infinity)).dispatches);
+      } finally {
+        gpu.destroy();
+      }
+    },
+  });
+}
 
 Deno.test({
   ...await needsShaderF16(
