@@ -26,6 +26,7 @@ import {
   relL2,
   seededRandom,
   sharedDir,
+  TUNINGS,
 } from "./util.ts";
 import {
   activate,
@@ -36,7 +37,6 @@ import {
   type Map3,
   randomImage,
   randomMap,
-  TUNINGS,
   upsampleRef,
 } from "./conv_ref.ts";
 

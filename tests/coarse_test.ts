@@ -9,7 +9,15 @@ import { Gpu, type Tensor } from "../src/gpu.ts";
 import { addPositionEncoding, positionEncodingAxes } from "../src/position_encoding.ts";
 import { Transformer } from "../src/transformer.ts";
 import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/weights.ts";
-import { fixture, fullRandomWeights, needsShared, readNpy, relL2, sharedDir } from "./util.ts";
+import {
+  fixture,
+  fullRandomWeights,
+  needsShared,
+  readNpy,
+  relL2,
+  sharedDir,
+  TUNINGS,
+} from "./util.ts";
 
 const tinyFixture = (name: string) => readNpy(fixture(`tiny_real/${name}.npy`));
 const reference = (dump: string, name: string) =>
@@ -21,7 +29,7 @@ function upload(gpu: Gpu, a: { shape: number[]; data: Float32Array | Int32Array 
 
 /** Runs `fn` on a device of each kernel tuning (src/gpu.ts `KernelTuning`), in turn. */
 async function withGpu(fn: (gpu: Gpu) => Promise<void>): Promise<void> {
-  for (const tuning of ["cpu", "gpu"] as const) {
+  for (const tuning of TUNINGS) {
     const gpu = await Gpu.create({ tuning });
     try {
       await fn(gpu);

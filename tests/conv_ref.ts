@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
-import type { Gpu, KernelTuning, Precision } from "../src/gpu.ts";
+import type { Gpu, Precision } from "../src/gpu.ts";
 import type { HostTensor } from "../src/weights.ts";
 import { relL2, seededRandom } from "./util.ts";
 
@@ -77,12 +77,6 @@ export function conv2dRef(
   }
   return { shape: [cout, ho, wo], data: out };
 }
-
-/**
- * Both kernel tunings: every convolution test runs with each, on a
- * `Gpu.create({ tuning })` (conv2d.wgsl's `main` and `tiled` entry points).
- */
-export const TUNINGS: readonly KernelTuning[] = ["cpu", "gpu"];
 
 /**
  * A convolution to test: kernel size, stride, padding (default (k − 1) / 2),

@@ -15,7 +15,7 @@ import { loadImage } from "../src/image.ts";
 import { Matcher } from "../src/matcher.ts";
 import { LoFTR } from "../src/model.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/weights.ts";
-import { conv2dError, CONV_CASES, randomImage, randomMap, TUNINGS } from "./conv_ref.ts";
+import { conv2dError, CONV_CASES, randomImage, randomMap } from "./conv_ref.ts";
 import {
   assertIdentical,
   fixture,
@@ -26,6 +26,7 @@ import {
   relL2,
   seededRandom,
   sharedDir,
+  TUNINGS,
 } from "./util.ts";
 
 const u = 2 ** -11;

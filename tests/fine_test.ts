@@ -8,7 +8,7 @@ import { fineWindows } from "../src/fine_windows.ts";
 import { Gpu, type Tensor } from "../src/gpu.ts";
 import { Transformer } from "../src/transformer.ts";
 import { grayFromArray, Matcher } from "../mod.ts";
-import { fullRandomWeights, needsShared, readNpy, relL2, sharedDir } from "./util.ts";
+import { fullRandomWeights, needsShared, readNpy, relL2, sharedDir, TUNINGS } from "./util.ts";
 
 Deno.test("fine windows: 5×5 around (4·cx, 4·cy), zero padding, coarse projection appended", async () => {
   const gpu = await Gpu.create();
@@ -161,35 +161,39 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...needsShared(
-    "full_random end to end through Matcher: 155 matches, refined keypoints ≤ 0.01 px",
-  ),
-  sanitizeResources: false,
-  fn: async () => {
-    const R = `${sharedDir}reference/full_random/`;
-    const ref = (name: string) => readNpy(`${R}${name}.npy`);
-    const weights = await fullRandomWeights();
-    const matcher = await Matcher.create({ weights });
-    try {
-      const image = (name: string) => grayFromArray(ref(name).data as Float32Array, 320, 240, name);
-      // The reference's extraction for these random weights: threshold 0, border removal 2.
-      const m = await matcher.match(image("image0"), image("image1"), {
-        resize: { width: 320, height: 240 },
-        threshold: 0,
-      });
-      const mk0 = ref("mkpts0_f").data, mk1 = ref("mkpts1_f").data;
-      assert.equal(m.count, 155);
-      let maxPx = 0;
-      for (let k = 0; k < 2 * m.count; k++) {
-        assert.equal(m.keypoints0[k], mk0[k]); // coarse corners: exact
-        maxPx = Math.max(maxPx, Math.abs(m.keypoints1[k] - mk1[k]));
+for (const tuning of TUNINGS) {
+  Deno.test({
+    ...needsShared(
+      `full_random end to end through Matcher (${tuning} tuning): 155 matches, refined keypoints ≤ 0.01 px`,
+    ),
+    sanitizeResources: false,
+    fn: async () => {
+      const R = `${sharedDir}reference/full_random/`;
+      const ref = (name: string) => readNpy(`${R}${name}.npy`);
+      const weights = await fullRandomWeights();
+      const gpu = await Gpu.create({ tuning });
+      const matcher = await Matcher.create({ weights, gpu });
+      try {
+        const image = (name: string) =>
+          grayFromArray(ref(name).data as Float32Array, 320, 240, name);
+        // The reference's extraction for these random weights: threshold 0, border removal 2.
+        const m = await matcher.match(image("image0"), image("image1"), {
+          resize: { width: 320, height: 240 },
+          threshold: 0,
+        });
+        const mk0 = ref("mkpts0_f").data, mk1 = ref("mkpts1_f").data;
+        assert.equal(m.count, 155);
+        let maxPx = 0;
+        for (let k = 0; k < 2 * m.count; k++) {
+          assert.equal(m.keypoints0[k], mk0[k]); // coarse corners: exact
+          maxPx = Math.max(maxPx, Math.abs(m.keypoints1[k] - mk1[k]));
+        }
+        // README tolerance for mkpts1_f (float32 floor 0.0011 px), here end to end.
+        assert.ok(maxPx <= 0.01, `mkpts1_f max abs ${maxPx} px`);
+        assert.ok(m.std !== null && m.std.every((s) => s > 0 && s < 3));
+      } finally {
+        gpu.destroy();
       }
-      // README tolerance for mkpts1_f (float32 floor 0.0011 px), here end to end.
-      assert.ok(maxPx <= 0.01, `mkpts1_f max abs ${maxPx} px`);
-      assert.ok(m.std !== null && m.std.every((s) => s > 0 && s < 3));
-    } finally {
-      matcher.destroy();
-    }
-  },
-});
+    },
+  });
+}

@@ -3,10 +3,11 @@
 import assert from "node:assert/strict";
 import { Gpu, GpuError } from "../src/gpu.ts";
 import { linear } from "../src/linear.ts";
+import { TUNINGS } from "./util.ts";
 
 const MiB = 2 ** 20;
 
-for (const tuning of ["cpu", "gpu"] as const) {
+for (const tuning of TUNINGS) {
   Deno.test(`live dispatch: only the slots below the GPU-side count are computed (${tuning} tuning)`, async () => {
     const gpu = await Gpu.create({ tuning });
     try {

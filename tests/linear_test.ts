@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { Gpu } from "../src/gpu.ts";
 import { linear } from "../src/linear.ts";
-import { relL2, seededRandom } from "./util.ts";
+import { relL2, seededRandom, TUNINGS } from "./util.ts";
 
 // Shapes: inside one tile of either tuning; then past a 64 × 64 tile with K
 // not a multiple of the 16-feature slice and a concatenation split inside a vec4.
 const SHAPES = [[37, 20, 13, 21], [150, 40, 26, 70]];
 
-for (const tuning of ["cpu", "gpu"] as const) {
+for (const tuning of TUNINGS) {
   for (const [M, K1, K2, N] of SHAPES) {
     Deno.test(`linear (${tuning} tuning, [${M}, ${K1}+${K2}] → ${N}): concat input, bias, activations match a float64 CPU product`, async () => {
       const gpu = await Gpu.create({ tuning });

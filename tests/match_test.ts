@@ -1,47 +1,51 @@
 // End to end: images in, matches out, through the public API and the `match` CLI,
 // with the bundled distilled coarse LoFTR (real trained weights).
 import assert from "node:assert/strict";
-import { drawMatches, Gpu, grayFromArray, loadImage, Matcher } from "../mod.ts";
-import { fixture, readNpy, runCli } from "./util.ts";
+import { drawMatches, Gpu, grayFromArray, type KernelTuning, loadImage, Matcher } from "../mod.ts";
+import { fixture, readNpy, runCli, TUNINGS } from "./util.ts";
 
 const PNG0 = fixture("images/fountain_0001.png"); // the reference's own 640×480 inputs
 const PNG1 = fixture("images/fountain_0000.png");
 const JPG0 = fixture("images/fountain_0001.jpg"); // the original 1200×800 photos
 const JPG1 = fixture("images/fountain_0000.jpg");
 
-let shared: { gpu: Gpu; matcher: Matcher } | null = null;
-async function matcher(): Promise<Matcher> {
-  if (!shared) {
-    const gpu = await Gpu.create();
-    shared = { gpu, matcher: await Matcher.create({ gpu }) };
+const shared = new Map<string, Matcher>();
+/** One matcher per kernel tuning (default: the adapter's), kept across tests. */
+async function matcher(tuning?: KernelTuning): Promise<Matcher> {
+  const key = tuning ?? "default";
+  if (!shared.has(key)) {
+    shared.set(key, await Matcher.create({ gpu: await Gpu.create({ tuning }) }));
   }
-  return shared.matcher;
+  return shared.get(key)!;
 }
 
-Deno.test({
-  name: "reference inputs (640×480 PNGs) give exactly the reference's 717 matches and keypoints",
-  sanitizeResources: false,
-  fn: async () => {
-    const m = await matcher();
-    const r = await m.match(PNG0, PNG1, { resize: { width: 640, height: 480 } });
-    const i = readNpy(fixture("tiny_real/i_ids.npy")).data;
-    const j = readNpy(fixture("tiny_real/j_ids.npy")).data;
-    assert.equal(r.count, 717);
-    for (let k = 0; k < r.count; k++) {
-      // Coarse keypoints are the cell corners [i % 40, i // 40] · 16: exact.
-      assert.deepEqual([r.keypoints0[2 * k], r.keypoints0[2 * k + 1]], [
-        (i[k] % 40) * 16,
-        Math.floor(i[k] / 40) * 16,
-      ]);
-      assert.deepEqual([r.keypoints1[2 * k], r.keypoints1[2 * k + 1]], [
-        (j[k] % 40) * 16,
-        Math.floor(j[k] / 40) * 16,
-      ]);
-    }
-    assert.equal(r.std, null); // coarse-only model: no refinement
-    assert.ok(Object.keys(r.timings).includes("backbone"));
-  },
-});
+for (const tuning of TUNINGS) {
+  Deno.test({
+    name:
+      `reference inputs (640×480 PNGs) give exactly the reference's 717 matches and keypoints (${tuning} tuning)`,
+    sanitizeResources: false,
+    fn: async () => {
+      const m = await matcher(tuning);
+      const r = await m.match(PNG0, PNG1, { resize: { width: 640, height: 480 } });
+      const i = readNpy(fixture("tiny_real/i_ids.npy")).data;
+      const j = readNpy(fixture("tiny_real/j_ids.npy")).data;
+      assert.equal(r.count, 717);
+      for (let k = 0; k < r.count; k++) {
+        // Coarse keypoints are the cell corners [i % 40, i // 40] · 16: exact.
+        assert.deepEqual([r.keypoints0[2 * k], r.keypoints0[2 * k + 1]], [
+          (i[k] % 40) * 16,
+          Math.floor(i[k] / 40) * 16,
+        ]);
+        assert.deepEqual([r.keypoints1[2 * k], r.keypoints1[2 * k + 1]], [
+          (j[k] % 40) * 16,
+          Math.floor(j[k] / 40) * 16,
+        ]);
+      }
+      assert.equal(r.std, null); // coarse-only model: no refinement
+      assert.ok(Object.keys(r.timings).includes("backbone"));
+    },
+  });
+}
 
 Deno.test({
   name: "original JPEGs through our decoder and INTER_AREA: count within 10% of the reference's",
@@ -100,9 +104,8 @@ Deno.test({
   name: "match CLI: bad inputs end in one line naming the input, exit code ≠ 0",
   sanitizeResources: false,
   fn: async () => {
-    shared?.matcher.destroy();
-    shared?.gpu.destroy();
-    shared = null;
+    for (const m of shared.values()) m.gpu.destroy();
+    shared.clear();
     const dir = await Deno.makeTempDir();
     try {
       await Deno.writeFile(`${dir}/empty.png`, new Uint8Array());

@@ -1,8 +1,14 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
 import assert from "node:assert/strict";
-import { Gpu, type Tensor } from "../src/gpu.ts";
+import { Gpu, type KernelTuning, type Tensor } from "../src/gpu.ts";
 import type { Matcher } from "../src/matcher.ts";
 import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/weights.ts";
+
+/**
+ * Both kernel tunings (src/gpu.ts `KernelTuning`): the tests of every kernel
+ * with two entry points run with each, on a `Gpu.create({ tuning })`.
+ */
+export const TUNINGS: readonly KernelTuning[] = ["cpu", "gpu"];
 
 /** Relative L2 error ‖a − b‖₂ / ‖b‖₂ (the measure of ../shared/reference/README.md). */
 export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
