@@ -572,13 +572,41 @@ export interface Score {
 
 /** Scores F (of normalised coordinates) on all matches with the options' loss. */
 export function scoreModel(F: ArrayLike<number>, p: PreparedMatches, o: ResolvedOptions): Score {
+  return evaluateModel(F, p, o, null);
+}
+
+/**
+ * One pass of F over all matches: its {@link Score} and, into `weights` when
+ * given, each match's weight for the next step of the local optimisation
+ * ({@link refineFundamental}): its MAGSAC++ weight (MSAC: 1 for inliers)
+ * divided by the squared gradient of its algebraic residual, which is the
+ * denominator of its Sampson distance (0 where either is 0).
+ */
+function evaluateModel(
+  F: ArrayLike<number>,
+  p: PreparedMatches,
+  o: ResolvedOptions,
+  weights: Float64Array | null,
+): Score {
   const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2;
-  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2;
+  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2, magsac = o.score === "magsac";
+  const d = p.data;
   let score = 0, inliers = 0;
   for (let i = 0; i < p.n; i++) {
-    const r2 = sampsonAt(F, p.data, i, s0sq, s1sq);
+    // sampsonAt, keeping the denominator for the weight.
+    const x0 = d[4 * i], y0 = d[4 * i + 1], x1 = d[4 * i + 2], y1 = d[4 * i + 3];
+    const a = F[0] * x0 + F[1] * y0 + F[2], b = F[3] * x0 + F[4] * y0 + F[5];
+    const c = F[6] * x0 + F[7] * y0 + F[8];
+    const e = F[0] * x1 + F[3] * y1 + F[6], g = F[1] * x1 + F[4] * y1 + F[7];
+    const r = x1 * a + y1 * b + c;
+    const grad2 = s1sq * (a * a + b * b) + s0sq * (e * e + g * g);
+    const r2 = (r * r) / grad2;
     if (r2 < t2) inliers++;
-    score += o.score === "magsac" ? magsacQualityTabulated(r2, m2) : Math.max(0, 1 - r2 / t2);
+    score += magsac ? magsacQualityTabulated(r2, m2) : Math.max(0, 1 - r2 / t2);
+    if (weights) {
+      const robust = magsac ? magsacWeightTabulated(r2, m2) : r2 < t2 ? 1 : 0;
+      weights[i] = robust > 0 && grad2 > 0 ? robust / grad2 : 0;
+    }
   }
   return { score, inliers };
 }
@@ -668,40 +696,29 @@ export const LO_CONVERGED = 1e-6;
  * the weighted algebraic error approximates the Sampson error. A step is
  * kept when it improves the score; the iteration stops at the first that does
  * not, or that improves it by less than {@link LO_CONVERGED} (relative).
+ * Returns the last kept F and its score. The pass that scores a step also
+ * computes the weights of the next one.
  */
 export function refineFundamental(
   F0: ArrayLike<number>,
   p: PreparedMatches,
   o: ResolvedOptions,
   iterations: number,
-): Float64Array {
-  let best: Float64Array = Float64Array.from(F0);
-  let bestScore = scoreModel(best, p, o).score;
-  const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2;
-  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2;
+): { F: Float64Array; score: number } {
   const w = new Float64Array(p.n);
+  let best: Float64Array = Float64Array.from(F0);
+  let bestScore = evaluateModel(best, p, o, iterations > 0 ? w : null).score;
   for (let it = 0; it < iterations; it++) {
-    for (let i = 0; i < p.n; i++) {
-      const r2 = sampsonAt(best, p.data, i, s0sq, s1sq);
-      const robust = o.score === "magsac" ? magsacWeightTabulated(r2, m2) : r2 < t2 ? 1 : 0;
-      const F = best, d = p.data;
-      const a = F[0] * d[4 * i] + F[1] * d[4 * i + 1] + F[2];
-      const b = F[3] * d[4 * i] + F[4] * d[4 * i + 1] + F[5];
-      const c = F[0] * d[4 * i + 2] + F[3] * d[4 * i + 3] + F[6];
-      const e = F[1] * d[4 * i + 2] + F[4] * d[4 * i + 3] + F[7];
-      const grad2 = s1sq * (a * a + b * b) + s0sq * (c * c + e * e);
-      w[i] = robust > 0 && grad2 > 0 ? robust / grad2 : 0;
-    }
     const F = eightPointNormalized(p.data, w);
     if (!F) break;
-    const s = scoreModel(F, p, o).score;
+    const s = evaluateModel(F, p, o, it + 1 < iterations ? w : null).score;
     if (!(s > bestScore)) break;
     const converged = s - bestScore <= LO_CONVERGED * Math.abs(bestScore);
     best = F;
     bestScore = s;
     if (converged) break;
   }
-  return best;
+  return { F: best, score: bestScore };
 }
 
 /** Squared transfer distance in image 1, pixels², of match i under H (normalised coordinates). */
@@ -855,11 +872,15 @@ export function finishEstimate(
   let best: Float64Array | null = null, bestScore = -Infinity;
   for (const c of candidates) {
     drawSample(o.seed, c.h, p.n, sample.length, sample);
-    const F = refineFundamental(recoverFromPlane(c.F, sample, p, o), p, o, SCREENING_LO_ITERATIONS);
-    const s = scoreModel(F, p, o).score;
-    if (s > bestScore) [best, bestScore] = [F, s];
+    const { F, score } = refineFundamental(
+      recoverFromPlane(c.F, sample, p, o),
+      p,
+      o,
+      SCREENING_LO_ITERATIONS,
+    );
+    if (score > bestScore) [best, bestScore] = [F, score];
   }
-  best = enforceRank2(refineFundamental(best!, p, o, o.loIterations));
+  best = enforceRank2(refineFundamental(best!, p, o, o.loIterations).F);
   const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2, t2 = o.threshold ** 2;
   const inliers = new Uint8Array(p.n);
   let inlierCount = 0;
