@@ -20,6 +20,7 @@ import {
   normalizeSign,
   nullSpace,
   svd3,
+  symmetricNullVector,
   transpose3,
 } from "./linalg.ts";
 
@@ -415,7 +416,7 @@ function eightPointNormalized(data: Float64Array, weights: ArrayLike<number>): F
   }
   if (used < 8) return null;
   for (let r = 0; r < 9; r++) for (let c = 0; c < r; c++) ata[9 * r + c] = ata[9 * c + r];
-  return enforceRank2(nullSpace(ata, 9, 9, 1).vectors[0]);
+  return enforceRank2(symmetricNullVector(ata, 9));
 }
 
 /**
