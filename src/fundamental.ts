@@ -401,21 +401,53 @@ function sevenPointNormalized(data: Float64Array, idx: ArrayLike<number>): Float
  * Σ wᵢ (x1ᵢᵀ F x0ᵢ)², rank 2 enforced. `null` when fewer than 8 weights are positive.
  */
 function eightPointNormalized(data: Float64Array, weights: ArrayLike<number>): Float64Array | null {
-  const n = weights.length;
-  const ata = new Float64Array(81), row = new Float64Array(9);
+  // The normal equations Σ wᵢ aᵢaᵢᵀ, aᵢ = (q0 … q8) the constraint row of match i
+  // (constraintRow), accumulated in 45 scalars s_rc (r ≤ c): twice as fast as in an array.
+  // deno-fmt-ignore
+  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s04 = 0, s05 = 0, s06 = 0, s07 = 0, s08 = 0,
+    s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0, s16 = 0, s17 = 0, s18 = 0,
+    s22 = 0, s23 = 0, s24 = 0, s25 = 0, s26 = 0, s27 = 0, s28 = 0,
+    s33 = 0, s34 = 0, s35 = 0, s36 = 0, s37 = 0, s38 = 0,
+    s44 = 0, s45 = 0, s46 = 0, s47 = 0, s48 = 0,
+    s55 = 0, s56 = 0, s57 = 0, s58 = 0,
+    s66 = 0, s67 = 0, s68 = 0,
+    s77 = 0, s78 = 0,
+    s88 = 0;
   let used = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < weights.length; i++) {
     const w = weights[i];
     if (!(w > 0)) continue;
     used++;
-    constraintRow(data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3], row, 0);
-    for (let r = 0; r < 9; r++) {
-      const wr = w * row[r];
-      for (let c = r; c < 9; c++) ata[9 * r + c] += wr * row[c];
+    const x0 = data[4 * i], y0 = data[4 * i + 1], x1 = data[4 * i + 2], y1 = data[4 * i + 3];
+    const q0 = x1 * x0, q1 = x1 * y0, q2 = x1, q3 = y1 * x0, q4 = y1 * y0, q5 = y1;
+    const q6 = x0, q7 = y0, q8 = 1;
+    let wq: number;
+    // deno-fmt-ignore
+    {
+      wq = w * q0; s00 += wq * q0; s01 += wq * q1; s02 += wq * q2; s03 += wq * q3; s04 += wq * q4; s05 += wq * q5; s06 += wq * q6; s07 += wq * q7; s08 += wq * q8;
+      wq = w * q1; s11 += wq * q1; s12 += wq * q2; s13 += wq * q3; s14 += wq * q4; s15 += wq * q5; s16 += wq * q6; s17 += wq * q7; s18 += wq * q8;
+      wq = w * q2; s22 += wq * q2; s23 += wq * q3; s24 += wq * q4; s25 += wq * q5; s26 += wq * q6; s27 += wq * q7; s28 += wq * q8;
+      wq = w * q3; s33 += wq * q3; s34 += wq * q4; s35 += wq * q5; s36 += wq * q6; s37 += wq * q7; s38 += wq * q8;
+      wq = w * q4; s44 += wq * q4; s45 += wq * q5; s46 += wq * q6; s47 += wq * q7; s48 += wq * q8;
+      wq = w * q5; s55 += wq * q5; s56 += wq * q6; s57 += wq * q7; s58 += wq * q8;
+      wq = w * q6; s66 += wq * q6; s67 += wq * q7; s68 += wq * q8;
+      wq = w * q7; s77 += wq * q7; s78 += wq * q8;
+      wq = w * q8; s88 += wq * q8;
     }
   }
   if (used < 8) return null;
-  for (let r = 0; r < 9; r++) for (let c = 0; c < r; c++) ata[9 * r + c] = ata[9 * c + r];
+  // deno-fmt-ignore
+  const ata = Float64Array.of(
+    s00, s01, s02, s03, s04, s05, s06, s07, s08,
+    s01, s11, s12, s13, s14, s15, s16, s17, s18,
+    s02, s12, s22, s23, s24, s25, s26, s27, s28,
+    s03, s13, s23, s33, s34, s35, s36, s37, s38,
+    s04, s14, s24, s34, s44, s45, s46, s47, s48,
+    s05, s15, s25, s35, s45, s55, s56, s57, s58,
+    s06, s16, s26, s36, s46, s56, s66, s67, s68,
+    s07, s17, s27, s37, s47, s57, s67, s77, s78,
+    s08, s18, s28, s38, s48, s58, s68, s78, s88,
+  );
   return enforceRank2(symmetricNullVector(ata, 9));
 }
 
