@@ -3,11 +3,25 @@
  * (mAA per scene, time per pair) and on synthetic sets of 500 / 2,000 / 10,000
  * matches at 10,000 hypotheses (time per call, hypotheses per second), beside
  * OpenCV's USAC_MAGSAC on the same matches (bench/opencv_ransac.py, one thread)
- * when Debian's python3-opencv is installed.
+ * when Debian's python3-opencv is installed. On the synthetic sets it also times
+ * the CPU local optimisation (`finishEstimate`) alone, the part of a call that
+ * the GPU does not run (see {@link timeLocalOptimisation}).
  *
  * Run alone: `deno run -A bench/ransac.ts` (writes bench/results/ransac-<adapter>.json/.md).
  * @module
  */
+import {
+  type Candidate,
+  finishEstimate,
+  hypothesisModels,
+  keepBest,
+  type Points,
+  prepareMatches,
+  type RansacOptions,
+  resolveOptions,
+  sampleSize,
+  scoreModel,
+} from "../src/fundamental.ts";
 import { Gpu } from "../src/gpu.ts";
 import { maa, poseErrors } from "../src/metric.ts";
 import { estimateFundamental } from "../src/ransac.ts";
@@ -31,6 +45,8 @@ export interface SyntheticRow {
   hypotheses: number;
   ms: number;
   hypothesesPerSecond: number;
+  /** CPU time of the local optimisation alone, ms per call ({@link timeLocalOptimisation}). */
+  localOptimisationMs: number;
   opencvMs: number | null;
 }
 
@@ -57,6 +73,43 @@ function exists(path: string): boolean {
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** Hypotheses whose best models are the candidates of {@link timeLocalOptimisation}. */
+const LO_HYPOTHESES = 400;
+/** Timed calls of {@link timeLocalOptimisation} (milliseconds each), after 5 untimed ones. */
+const LO_REPEATS = 50;
+
+/**
+ * Median time of `finishEstimate` (plane recovery and short local
+ * optimisation of each candidate, longer one of the best, inlier mask): the
+ * float64 CPU work `estimateFundamental` does after its GPU batches, measured
+ * alone. The candidates are the best models of the first
+ * {@link LO_HYPOTHESES} hypotheses, scored on the CPU.
+ */
+export function timeLocalOptimisation(
+  points0: Points,
+  points1: Points,
+  options: RansacOptions,
+  repeats = LO_REPEATS,
+): number {
+  const o = resolveOptions(options);
+  const p = prepareMatches(points0, points1);
+  if (!("data" in p)) throw new Error(p.message);
+  const idx = new Uint32Array(sampleSize(o.solver));
+  let pool: Candidate[] = [];
+  for (let h = 0; h < LO_HYPOTHESES; h++) {
+    const models = hypothesisModels(p, o, h, idx);
+    pool = keepBest(pool, models.map((F) => ({ F, ...scoreModel(F, p, o), h })));
+  }
+  const run = { stop: "max-iterations" as const, hypotheses: LO_HYPOTHESES };
+  const ms = [];
+  for (let k = -5; k < repeats; k++) {
+    const t0 = performance.now();
+    finishEstimate(pool, p, o, run);
+    if (k >= 0) ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
 
 /** Runs OpenCV's USAC_MAGSAC on match CSVs; null when python/cv2 is unavailable. */
 function runOpenCv(
@@ -154,6 +207,7 @@ export async function benchRansac(
         hypotheses: 10000,
         ms: median(ms),
         hypothesesPerSecond: 10000 / (median(ms) / 1000),
+        localOptimisationMs: timeLocalOptimisation(s.points0, s.points1, opts),
         opencvMs: cvs ? cvs.results[n].ms : null,
       });
     }
@@ -187,11 +241,17 @@ export function ransacReport(r: RansacBenchResult, meta: { date: string; commit:
     ``,
     `## Synthetic matches (50% outliers, σ 0.5 px, threshold 1.5 px, 10,000 hypotheses, no early stop)`,
     ``,
-    `| matches | ms per call | hypotheses / s | OpenCV ms per call |`,
-    `|---:|---:|---:|---:|`,
+    `| matches | ms per call | hypotheses / s | CPU local optimisation alone, ms | OpenCV ms per call |`,
+    `|---:|---:|---:|---:|---:|`,
     ...r.synthetic.map((s) =>
-      `| ${s.matches} | ${f(s.ms, 1)} | ${s.hypothesesPerSecond.toFixed(0)} | ${f(s.opencvMs, 1)} |`
+      `| ${s.matches} | ${f(s.ms, 1)} | ${s.hypothesesPerSecond.toFixed(0)} | ${
+        f(s.localOptimisationMs, 2)
+      } | ${f(s.opencvMs, 1)} |`
     ),
+    ``,
+    `CPU local optimisation: \`finishEstimate\` (for 8 candidates plane recovery and 10 IRLS steps,`,
+    `then up to 50 steps of the best, inlier mask) timed alone, median of ${LO_REPEATS} calls, on the`,
+    `best candidates of the first ${LO_HYPOTHESES} hypotheses.`,
     ``,
   ].join("\n");
 }

@@ -11,7 +11,7 @@
  */
 
 export { unzipSync, zipSync } from "npm:fflate@^0.8.2";
-export { Matrix, SingularValueDecomposition } from "npm:ml-matrix@^6.12.1";
+export { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from "npm:ml-matrix@^6.12.1";
 export { parse as parseCsv } from "npm:csv-parse@^5.6.0/sync";
 export { default as jpegDecoder } from "npm:imagescript@^1.3.1/wasm/node/jpeg.js";
 export { default as pngDecoder } from "npm:imagescript@^1.3.1/wasm/node/png.js";

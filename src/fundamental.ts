@@ -20,6 +20,7 @@ import {
   normalizeSign,
   nullSpace,
   svd3,
+  symmetricNullVector,
   transpose3,
 } from "./linalg.ts";
 
@@ -400,22 +401,54 @@ function sevenPointNormalized(data: Float64Array, idx: ArrayLike<number>): Float
  * Σ wᵢ (x1ᵢᵀ F x0ᵢ)², rank 2 enforced. `null` when fewer than 8 weights are positive.
  */
 function eightPointNormalized(data: Float64Array, weights: ArrayLike<number>): Float64Array | null {
-  const n = weights.length;
-  const ata = new Float64Array(81), row = new Float64Array(9);
+  // The normal equations Σ wᵢ aᵢaᵢᵀ, aᵢ = (q0 … q8) the constraint row of match i
+  // (constraintRow), accumulated in 45 scalars s_rc (r ≤ c): twice as fast as in an array.
+  // deno-fmt-ignore
+  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s04 = 0, s05 = 0, s06 = 0, s07 = 0, s08 = 0,
+    s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0, s16 = 0, s17 = 0, s18 = 0,
+    s22 = 0, s23 = 0, s24 = 0, s25 = 0, s26 = 0, s27 = 0, s28 = 0,
+    s33 = 0, s34 = 0, s35 = 0, s36 = 0, s37 = 0, s38 = 0,
+    s44 = 0, s45 = 0, s46 = 0, s47 = 0, s48 = 0,
+    s55 = 0, s56 = 0, s57 = 0, s58 = 0,
+    s66 = 0, s67 = 0, s68 = 0,
+    s77 = 0, s78 = 0,
+    s88 = 0;
   let used = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < weights.length; i++) {
     const w = weights[i];
     if (!(w > 0)) continue;
     used++;
-    constraintRow(data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3], row, 0);
-    for (let r = 0; r < 9; r++) {
-      const wr = w * row[r];
-      for (let c = r; c < 9; c++) ata[9 * r + c] += wr * row[c];
+    const x0 = data[4 * i], y0 = data[4 * i + 1], x1 = data[4 * i + 2], y1 = data[4 * i + 3];
+    const q0 = x1 * x0, q1 = x1 * y0, q2 = x1, q3 = y1 * x0, q4 = y1 * y0, q5 = y1;
+    const q6 = x0, q7 = y0, q8 = 1;
+    let wq: number;
+    // deno-fmt-ignore
+    {
+      wq = w * q0; s00 += wq * q0; s01 += wq * q1; s02 += wq * q2; s03 += wq * q3; s04 += wq * q4; s05 += wq * q5; s06 += wq * q6; s07 += wq * q7; s08 += wq * q8;
+      wq = w * q1; s11 += wq * q1; s12 += wq * q2; s13 += wq * q3; s14 += wq * q4; s15 += wq * q5; s16 += wq * q6; s17 += wq * q7; s18 += wq * q8;
+      wq = w * q2; s22 += wq * q2; s23 += wq * q3; s24 += wq * q4; s25 += wq * q5; s26 += wq * q6; s27 += wq * q7; s28 += wq * q8;
+      wq = w * q3; s33 += wq * q3; s34 += wq * q4; s35 += wq * q5; s36 += wq * q6; s37 += wq * q7; s38 += wq * q8;
+      wq = w * q4; s44 += wq * q4; s45 += wq * q5; s46 += wq * q6; s47 += wq * q7; s48 += wq * q8;
+      wq = w * q5; s55 += wq * q5; s56 += wq * q6; s57 += wq * q7; s58 += wq * q8;
+      wq = w * q6; s66 += wq * q6; s67 += wq * q7; s68 += wq * q8;
+      wq = w * q7; s77 += wq * q7; s78 += wq * q8;
+      wq = w * q8; s88 += wq * q8;
     }
   }
   if (used < 8) return null;
-  for (let r = 0; r < 9; r++) for (let c = 0; c < r; c++) ata[9 * r + c] = ata[9 * c + r];
-  return enforceRank2(nullSpace(ata, 9, 9, 1).vectors[0]);
+  // deno-fmt-ignore
+  const ata = Float64Array.of(
+    s00, s01, s02, s03, s04, s05, s06, s07, s08,
+    s01, s11, s12, s13, s14, s15, s16, s17, s18,
+    s02, s12, s22, s23, s24, s25, s26, s27, s28,
+    s03, s13, s23, s33, s34, s35, s36, s37, s38,
+    s04, s14, s24, s34, s44, s45, s46, s47, s48,
+    s05, s15, s25, s35, s45, s55, s56, s57, s58,
+    s06, s16, s26, s36, s46, s56, s66, s67, s68,
+    s07, s17, s27, s37, s47, s57, s67, s77, s78,
+    s08, s18, s28, s38, s48, s58, s68, s78, s88,
+  );
+  return enforceRank2(symmetricNullVector(ata, 9));
 }
 
 /**
@@ -572,13 +605,41 @@ export interface Score {
 
 /** Scores F (of normalised coordinates) on all matches with the options' loss. */
 export function scoreModel(F: ArrayLike<number>, p: PreparedMatches, o: ResolvedOptions): Score {
+  return evaluateModel(F, p, o, null);
+}
+
+/**
+ * One pass of F over all matches: its {@link Score} and, into `weights` when
+ * given, each match's weight for the next step of the local optimisation
+ * ({@link refineFundamental}): its MAGSAC++ weight (MSAC: 1 for inliers)
+ * divided by the squared gradient of its algebraic residual, which is the
+ * denominator of its Sampson distance (0 where either is 0).
+ */
+function evaluateModel(
+  F: ArrayLike<number>,
+  p: PreparedMatches,
+  o: ResolvedOptions,
+  weights: Float64Array | null,
+): Score {
   const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2;
-  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2;
+  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2, magsac = o.score === "magsac";
+  const d = p.data;
   let score = 0, inliers = 0;
   for (let i = 0; i < p.n; i++) {
-    const r2 = sampsonAt(F, p.data, i, s0sq, s1sq);
+    // sampsonAt, keeping the denominator for the weight.
+    const x0 = d[4 * i], y0 = d[4 * i + 1], x1 = d[4 * i + 2], y1 = d[4 * i + 3];
+    const a = F[0] * x0 + F[1] * y0 + F[2], b = F[3] * x0 + F[4] * y0 + F[5];
+    const c = F[6] * x0 + F[7] * y0 + F[8];
+    const e = F[0] * x1 + F[3] * y1 + F[6], g = F[1] * x1 + F[4] * y1 + F[7];
+    const r = x1 * a + y1 * b + c;
+    const grad2 = s1sq * (a * a + b * b) + s0sq * (e * e + g * g);
+    const r2 = (r * r) / grad2;
     if (r2 < t2) inliers++;
-    score += o.score === "magsac" ? magsacQualityTabulated(r2, m2) : Math.max(0, 1 - r2 / t2);
+    score += magsac ? magsacQualityTabulated(r2, m2) : Math.max(0, 1 - r2 / t2);
+    if (weights) {
+      const robust = magsac ? magsacWeightTabulated(r2, m2) : r2 < t2 ? 1 : 0;
+      weights[i] = robust > 0 && grad2 > 0 ? robust / grad2 : 0;
+    }
   }
   return { score, inliers };
 }
@@ -668,40 +729,29 @@ export const LO_CONVERGED = 1e-6;
  * the weighted algebraic error approximates the Sampson error. A step is
  * kept when it improves the score; the iteration stops at the first that does
  * not, or that improves it by less than {@link LO_CONVERGED} (relative).
+ * Returns the last kept F and its score. The pass that scores a step also
+ * computes the weights of the next one.
  */
 export function refineFundamental(
   F0: ArrayLike<number>,
   p: PreparedMatches,
   o: ResolvedOptions,
   iterations: number,
-): Float64Array {
-  let best: Float64Array = Float64Array.from(F0);
-  let bestScore = scoreModel(best, p, o).score;
-  const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2;
-  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2;
+): { F: Float64Array; score: number } {
   const w = new Float64Array(p.n);
+  let best: Float64Array = Float64Array.from(F0);
+  let bestScore = evaluateModel(best, p, o, iterations > 0 ? w : null).score;
   for (let it = 0; it < iterations; it++) {
-    for (let i = 0; i < p.n; i++) {
-      const r2 = sampsonAt(best, p.data, i, s0sq, s1sq);
-      const robust = o.score === "magsac" ? magsacWeightTabulated(r2, m2) : r2 < t2 ? 1 : 0;
-      const F = best, d = p.data;
-      const a = F[0] * d[4 * i] + F[1] * d[4 * i + 1] + F[2];
-      const b = F[3] * d[4 * i] + F[4] * d[4 * i + 1] + F[5];
-      const c = F[0] * d[4 * i + 2] + F[3] * d[4 * i + 3] + F[6];
-      const e = F[1] * d[4 * i + 2] + F[4] * d[4 * i + 3] + F[7];
-      const grad2 = s1sq * (a * a + b * b) + s0sq * (c * c + e * e);
-      w[i] = robust > 0 && grad2 > 0 ? robust / grad2 : 0;
-    }
     const F = eightPointNormalized(p.data, w);
     if (!F) break;
-    const s = scoreModel(F, p, o).score;
+    const s = evaluateModel(F, p, o, it + 1 < iterations ? w : null).score;
     if (!(s > bestScore)) break;
     const converged = s - bestScore <= LO_CONVERGED * Math.abs(bestScore);
     best = F;
     bestScore = s;
     if (converged) break;
   }
-  return best;
+  return { F: best, score: bestScore };
 }
 
 /** Squared transfer distance in image 1, pixels², of match i under H (normalised coordinates). */
@@ -855,11 +905,15 @@ export function finishEstimate(
   let best: Float64Array | null = null, bestScore = -Infinity;
   for (const c of candidates) {
     drawSample(o.seed, c.h, p.n, sample.length, sample);
-    const F = refineFundamental(recoverFromPlane(c.F, sample, p, o), p, o, SCREENING_LO_ITERATIONS);
-    const s = scoreModel(F, p, o).score;
-    if (s > bestScore) [best, bestScore] = [F, s];
+    const { F, score } = refineFundamental(
+      recoverFromPlane(c.F, sample, p, o),
+      p,
+      o,
+      SCREENING_LO_ITERATIONS,
+    );
+    if (score > bestScore) [best, bestScore] = [F, score];
   }
-  best = enforceRank2(refineFundamental(best!, p, o, o.loIterations));
+  best = enforceRank2(refineFundamental(best!, p, o, o.loIterations).F);
   const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2, t2 = o.threshold ** 2;
   const inliers = new Uint8Array(p.n);
   let inlierCount = 0;
