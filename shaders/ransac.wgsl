@@ -11,12 +11,21 @@
 // MSAC) and writes its best model: [score, inliers, h, F(9)] (score −1 when
 // the sample gave no model).
 //
+// Cooperation (src/gpu.ts `KernelTuning`): LANES adjacent invocations share a
+// hypothesis. Each draws the same sample and solves the same models (in
+// lockstep on a GPU, so no slower than one), scores every LANES-th match, and
+// the lanes' sums are added in workgroup memory. "cpu" tuning: LANES 1, one
+// invocation per hypothesis with a serial loop over the matches. "gpu"
+// tuning: LANES 64, so a batch of 2048 hypotheses is 131 072 invocations
+// rather than 2048. The scores differ by the rounding of the sums only.
+//
 // `reduce`: one workgroup per segment of the batch; writes the segment's best
 // record (highest score, then lowest h) to `best`.
 
 override M: u32 = 7u; // sample size: 7 = 7-point solver, 8 = normalised 8-point
 override SCORE: u32 = 0u; // 0 MAGSAC++, 1 MSAC
 override WG: u32 = 64u;
+override LANES: u32 = 1u; // invocations per hypothesis, a power of two dividing WG
 
 struct Params {
   n: u32, // matches
@@ -176,11 +185,40 @@ fn sampson(F: mat3x3f, q: vec4f) -> f32 {
   return r * r / (p.s1sq * dot(l.xy, l.xy) + p.s0sq * dot(m.xy, m.xy));
 }
 
+// Partial scores and inlier counts of the (up to 3) models, one per invocation.
+var<workgroup> laneScore: array<vec3f, WG>;
+var<workgroup> laneInliers: array<vec3u, WG>;
+
+// Adds the partial scores and counts of the LANES invocations sharing a
+// hypothesis (lane 0 at local index `first`); every lane gets the sums. Must
+// be reached by every invocation of the workgroup when LANES > 1.
+fn sumLanes(li: u32, first: u32, score: ptr<function, vec3f>, inliers: ptr<function, vec3u>) {
+  if (LANES == 1u) { return; }
+  laneScore[li] = *score;
+  laneInliers[li] = *inliers;
+  for (var step = LANES / 2u; step > 0u; step /= 2u) {
+    workgroupBarrier();
+    if (li - first < step) {
+      laneScore[li] += laneScore[li + step];
+      laneInliers[li] += laneInliers[li + step];
+    }
+  }
+  workgroupBarrier();
+  *score = laneScore[first];
+  *inliers = laneInliers[first];
+}
+
 @compute @workgroup_size(WG)
-fn hypotheses(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  if (i >= p.count) { return; }
-  let h = p.first + i;
+fn hypotheses(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let flat = gid.x + gid.y * nwg.x * WG; // the grid folds into y past 65 535 workgroups
+  let i = flat / LANES;
+  let lane = flat % LANES;
+  // Past the batch, lanes still reach sumLanes' barriers: they redo the last hypothesis.
+  let h = p.first + min(i, p.count - 1u);
   let idx = drawSample(h);
 
   // Constraint rows x1ᵀ F x0 = 0 over F's 9 entries, then Gauss–Jordan with partial pivoting.
@@ -253,7 +291,7 @@ fn hypotheses(@builtin(global_invocation_id) gid: vec3u) {
 
   var score = vec3f(0.0);
   var inliers = vec3u(0u);
-  for (var j = 0u; j < p.n; j++) {
+  for (var j = lane; j < p.n; j += LANES) {
     let q = pts[j];
     for (var k = 0u; k < count; k++) {
       if (!valid[k]) { continue; }
@@ -262,6 +300,8 @@ fn hypotheses(@builtin(global_invocation_id) gid: vec3u) {
       inliers[k] += select(0u, 1u, r2 < p.thr2);
     }
   }
+  sumLanes(li, li - lane, &score, &inliers);
+  if (i >= p.count || lane != 0u) { return; }
   var bestK = 3u;
   for (var k = 0u; k < count; k++) {
     if (valid[k] && (bestK == 3u || score[k] > score[bestK])) { bestK = k; }

@@ -24,13 +24,15 @@ import {
   segments,
   SEGMENTS_PER_BATCH,
 } from "./fundamental.ts";
-import { type Gpu, groups } from "./gpu.ts";
+import { type Gpu, grid, type KernelTuning } from "./gpu.ts";
 
 export type { FundamentalResult, Points, RansacOptions } from "./fundamental.ts";
 
 /** Floats per hypothesis record: score, inliers (u32 bits), index (u32 bits), F (9). */
 const REC = 12;
 const WG = 64;
+/** Invocations sharing a hypothesis per kernel tuning (`LANES` of shaders/ransac.wgsl). */
+const LANES: Record<KernelTuning, number> = { cpu: 1, gpu: 64 };
 
 /**
  * Robust estimation of the fundamental matrix on the GPU (OpenCV's
@@ -61,7 +63,13 @@ export async function estimateFundamental(
   const o = resolveOptions(options);
   const p = prepareMatches(points0, points1);
   if (!("data" in p)) return p;
-  const constants = { M: sampleSize(o.solver), SCORE: o.score === "magsac" ? 0 : 1, WG };
+  const lanes = LANES[gpu.tuning];
+  const constants = {
+    M: sampleSize(o.solver),
+    SCORE: o.score === "magsac" ? 0 : 1,
+    WG,
+    LANES: lanes,
+  };
   const [solve, reduce] = await Promise.all([
     gpu.kernel("ransac.wgsl", "hypotheses", constants),
     gpu.kernel("ransac.wgsl", "reduce", constants),
@@ -91,7 +99,7 @@ export async function estimateFundamental(
         buffers: [pts, hyp],
         u32,
         f32,
-        workgroups: [groups(count, WG)],
+        workgroups: grid(count * lanes, WG),
       });
       gpu.dispatch({
         pipeline: reduce,

@@ -4,36 +4,41 @@ import { estimateFundamentalCpu, type RansacOptions } from "../src/fundamental.t
 import { Gpu } from "../src/gpu.ts";
 import { maa, pairAccuracy, poseErrors } from "../src/metric.ts";
 import { estimateFundamental } from "../src/ransac.ts";
-import { fixture, needsShared, sharedDir } from "./util.ts";
+import { fixture, needsShared, sharedDir, TUNINGS } from "./util.ts";
 
-Deno.test("ransac: GPU estimator recovers F and its inliers with 10–70% outliers, as the CPU reference", async () => {
-  const gpu = await Gpu.create();
-  try {
-    for (
-      const [outliers, solver] of [[0.1, "7pt"], [0.5, "7pt"], [0.7, "7pt"], [0.3, "8pt"]] as const
-    ) {
-      const s = syntheticMatches(300, outliers, 0.5, 11);
-      const opts: RansacOptions = { threshold: 1.5, seed: 1, solver };
-      const r = await estimateFundamental(gpu, s.points0, s.points1, opts);
-      assert.ok(r.F, r.message);
-      const q = syntheticQuality(r.F!, r.inliers, s);
-      // As in fundamental_test.ts: σ = 0.5 px, n ≥ 90 → ~σ·√(7/n) ≤ 0.14 px expected; 3σ threshold.
-      assert.ok(q.rms < 0.25, `${outliers}: Sampson RMS ${q.rms}`);
-      assert.ok(q.truePositives >= 0.97 * q.inliers, `${q.truePositives} of ${q.inliers}`);
-      assert.ok(q.falsePositives <= Math.max(1, 0.02 * q.outliers));
-      // The float64 reference draws the same samples; f32 scoring can reorder near-ties only,
-      // which local optimisation erases: masks agree on ≥ 99% of the matches.
-      const c = estimateFundamentalCpu(s.points0, s.points1, opts);
-      let agree = 0;
-      r.inliers.forEach((v, i) => agree += v === c.inliers[i] ? 1 : 0);
-      assert.ok(agree >= 0.99 * 300, `${agree} of 300 mask entries agree with the CPU reference`);
-      assert.equal(r.hypotheses, c.hypotheses);
-      assert.equal(r.stop, c.stop);
+for (const tuning of TUNINGS) {
+  Deno.test(`ransac: GPU estimator recovers F and its inliers with 10–70% outliers, as the CPU reference (${tuning} tuning)`, async () => {
+    const gpu = await Gpu.create({ tuning });
+    try {
+      for (
+        const [outliers, solver] of [[0.1, "7pt"], [0.5, "7pt"], [0.7, "7pt"], [
+          0.3,
+          "8pt",
+        ]] as const
+      ) {
+        const s = syntheticMatches(300, outliers, 0.5, 11);
+        const opts: RansacOptions = { threshold: 1.5, seed: 1, solver };
+        const r = await estimateFundamental(gpu, s.points0, s.points1, opts);
+        assert.ok(r.F, r.message);
+        const q = syntheticQuality(r.F!, r.inliers, s);
+        // As in fundamental_test.ts: σ = 0.5 px, n ≥ 90 → ~σ·√(7/n) ≤ 0.14 px expected; 3σ threshold.
+        assert.ok(q.rms < 0.25, `${outliers}: Sampson RMS ${q.rms}`);
+        assert.ok(q.truePositives >= 0.97 * q.inliers, `${q.truePositives} of ${q.inliers}`);
+        assert.ok(q.falsePositives <= Math.max(1, 0.02 * q.outliers));
+        // The float64 reference draws the same samples; f32 scoring can reorder near-ties only,
+        // which local optimisation erases: masks agree on ≥ 99% of the matches.
+        const c = estimateFundamentalCpu(s.points0, s.points1, opts);
+        let agree = 0;
+        r.inliers.forEach((v, i) => agree += v === c.inliers[i] ? 1 : 0);
+        assert.ok(agree >= 0.99 * 300, `${agree} of 300 mask entries agree with the CPU reference`);
+        assert.equal(r.hypotheses, c.hypotheses);
+        assert.equal(r.stop, c.stop);
+      }
+    } finally {
+      gpu.destroy();
     }
-  } finally {
-    gpu.destroy();
-  }
-});
+  });
+}
 
 Deno.test("ransac: same seed and input give the same result; bad input gives no F", async () => {
   const gpu = await Gpu.create();
@@ -54,35 +59,41 @@ Deno.test("ransac: same seed and input give the same result; bad input gives no 
   }
 });
 
-Deno.test("ransac: GPU estimator on the SIFT fixtures matches the ground-truth pose", async () => {
-  const gpu = await Gpu.create();
-  try {
-    for (const p of loadRelpose(fixture("relpose")).filter((p) => p.points1.length > 0)) {
-      const r = await estimateFundamental(gpu, p.points1, p.points2, { threshold: 0.25 });
-      // OpenCV's USAC_MAGSAC is within 0.16° / 0.06 m on these pairs: all 10 levels.
-      assert.equal(pairAccuracy(poseErrors(r.F, p)), 1, p.pairId);
-    }
-  } finally {
-    gpu.destroy();
-  }
-});
-
-Deno.test({
-  ...needsShared("ransac: GPU estimator's mAA on relpose_dev ≥ OpenCV USAC_MAGSAC at 0.25 px"),
-  fn: async () => {
-    const gpu = await Gpu.create();
+for (const tuning of TUNINGS) {
+  Deno.test(`ransac: GPU estimator on the SIFT fixtures matches the ground-truth pose (${tuning} tuning)`, async () => {
+    const gpu = await Gpu.create({ tuning });
     try {
-      const rows = [];
-      for (const p of loadRelpose(`${sharedDir}/data/relpose_dev`)) {
+      for (const p of loadRelpose(fixture("relpose")).filter((p) => p.points1.length > 0)) {
         const r = await estimateFundamental(gpu, p.points1, p.points2, { threshold: 0.25 });
-        rows.push({ scene: p.scene, ...poseErrors(r.F, p) });
+        // OpenCV's USAC_MAGSAC is within 0.16° / 0.06 m on these pairs: all 10 levels.
+        assert.equal(pairAccuracy(poseErrors(r.F, p)), 1, p.pairId);
       }
-      const m = maa(rows);
-      // BASELINES.md, SIFT + USAC_MAGSAC (0.25 px, 0.99999, 10000): fountain 0.9708, herzjesu 0.7367.
-      assert.ok(m.perScene.fountain >= 0.9708, `fountain ${m.perScene.fountain}`);
-      assert.ok(m.perScene.herzjesu >= 0.7366, `herzjesu ${m.perScene.herzjesu}`);
     } finally {
       gpu.destroy();
     }
-  },
-});
+  });
+}
+
+for (const tuning of TUNINGS) {
+  Deno.test({
+    ...needsShared(
+      `ransac: GPU estimator's mAA on relpose_dev ≥ OpenCV USAC_MAGSAC at 0.25 px (${tuning} tuning)`,
+    ),
+    fn: async () => {
+      const gpu = await Gpu.create({ tuning });
+      try {
+        const rows = [];
+        for (const p of loadRelpose(`${sharedDir}/data/relpose_dev`)) {
+          const r = await estimateFundamental(gpu, p.points1, p.points2, { threshold: 0.25 });
+          rows.push({ scene: p.scene, ...poseErrors(r.F, p) });
+        }
+        const m = maa(rows);
+        // BASELINES.md, SIFT + USAC_MAGSAC (0.25 px, 0.99999, 10000): fountain 0.9708, herzjesu 0.7367.
+        assert.ok(m.perScene.fountain >= 0.9708, `fountain ${m.perScene.fountain}`);
+        assert.ok(m.perScene.herzjesu >= 0.7366, `herzjesu ${m.perScene.herzjesu}`);
+      } finally {
+        gpu.destroy();
+      }
+    },
+  });
+}
