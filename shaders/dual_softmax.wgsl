@@ -124,6 +124,17 @@ fn share(s: Share, mine: Partial, op: u32) -> Partial {
   return all;
 }
 
+// Max and Σexp(v − max) of the entries sim[first + k·step], k < n (a row: step 1,
+// n = S; a column: step S, n = T), dealt to the LANES invocations sharing s.
+fn lineStats(s: Share, first: u32, step: u32, n: u32) -> vec2f {
+  var m = -3.0e38;
+  for (var k = s.lane; k < n; k += LANES) { m = max(m, sim[first + k * step]); }
+  m = share(s, Partial(m, 0u), MAX).v;
+  var e = 0.0;
+  for (var k = s.lane; k < n; k += LANES) { e += exp(sim[first + k * step] - m); }
+  return vec2f(m, share(s, Partial(e, 0u), SUM).v);
+}
+
 @compute @workgroup_size(WG)
 fn row_stats(
   @builtin(workgroup_id) wid: vec3u,
@@ -132,15 +143,10 @@ fn row_stats(
 ) {
   let s = rowShare(wid, nwg, li);
   let r = min(s.item, p.T - 1u); // past T: compute a real row, store nothing
-  var m = -3.0e38;
-  for (var j = s.lane; j < p.S; j += LANES) { m = max(m, sim[r * p.S + j]); }
-  m = share(s, Partial(m, 0u), MAX).v;
-  var e = 0.0;
-  for (var j = s.lane; j < p.S; j += LANES) { e += exp(sim[r * p.S + j] - m); }
-  e = share(s, Partial(e, 0u), SUM).v;
+  let st = lineStats(s, r * p.S, 1u, p.S);
   if (s.item < p.T && s.lane == 0u) {
-    rowStats[2u * (p.i0 + r)] = m;
-    rowStats[2u * (p.i0 + r) + 1u] = e;
+    rowStats[2u * (p.i0 + r)] = st.x;
+    rowStats[2u * (p.i0 + r) + 1u] = st.y;
   }
 }
 
@@ -152,22 +158,16 @@ fn col_stats(
 ) {
   let s = colShare(wid, nwg, li);
   let j = min(s.item, p.S - 1u);
-  var m = -3.0e38;
-  for (var r = s.lane; r < p.T; r += LANES) { m = max(m, sim[r * p.S + j]); }
-  m = share(s, Partial(m, 0u), MAX).v;
-  var e = 0.0;
-  for (var r = s.lane; r < p.T; r += LANES) { e += exp(sim[r * p.S + j] - m); }
-  e = share(s, Partial(e, 0u), SUM).v;
+  var st = lineStats(s, j, p.S, p.T);
   if (s.item >= p.S || s.lane != 0u) { return; }
   if (p.first == 0u) {
     // Merge with the running statistics of the earlier tiles (online softmax).
     let m0 = colStats[2u * j];
-    let mm = max(m0, m);
-    e = colStats[2u * j + 1u] * exp(m0 - mm) + e * exp(m - mm);
-    m = mm;
+    let mm = max(m0, st.x);
+    st = vec2f(mm, colStats[2u * j + 1u] * exp(m0 - mm) + st.y * exp(st.x - mm));
   }
-  colStats[2u * j] = m;
-  colStats[2u * j + 1u] = e;
+  colStats[2u * j] = st.x;
+  colStats[2u * j + 1u] = st.y;
 }
 
 // conf[i, j] = exp(2·sim − rowLse_i − colLse_j) with lse = max + ln Σexp, so along a
@@ -182,6 +182,27 @@ fn colLse(j: u32) -> f32 {
   return colStats[2u * j] + log(colStats[2u * j + 1u]);
 }
 
+// The best entry of a row (along j) or a column (along i) of the tile, as
+// lineStats deals them, starting from `init`: highest 2·sim − lse of the
+// other index, then lowest index (j along a row, i0 + r along a column).
+fn lineBest(s: Share, first: u32, step: u32, n: u32, alongRow: bool, init: Partial) -> Partial {
+  var best = init;
+  for (var k = s.lane; k < n; k += LANES) {
+    var other: f32;
+    var index: u32;
+    if (alongRow) {
+      other = colLse(k);
+      index = k;
+    } else {
+      other = rowLse(p.i0 + k);
+      index = p.i0 + k;
+    }
+    let key = 2.0 * sim[first + k * step] - other;
+    if (key > best.v) { best = Partial(key, index); }
+  }
+  return share(s, best, ARGMAX);
+}
+
 @compute @workgroup_size(WG)
 fn row_best(
   @builtin(workgroup_id) wid: vec3u,
@@ -190,12 +211,7 @@ fn row_best(
 ) {
   let s = rowShare(wid, nwg, li);
   let r = min(s.item, p.T - 1u);
-  var best = Partial(-3.0e38, 0u);
-  for (var j = s.lane; j < p.S; j += LANES) {
-    let key = 2.0 * sim[r * p.S + j] - colLse(j);
-    if (key > best.v) { best = Partial(key, j); }
-  }
-  best = share(s, best, ARGMAX);
+  let best = lineBest(s, r * p.S, 1u, p.S, true, Partial(-3.0e38, 0u));
   if (s.item < p.T && s.lane == 0u) {
     rowBest[2u * (p.i0 + r)] = best.i;
     rowBest[2u * (p.i0 + r) + 1u] = bitcast<u32>(confidence_at(r, best.i));
@@ -210,17 +226,12 @@ fn col_best(
 ) {
   let s = colShare(wid, nwg, li);
   let j = min(s.item, p.S - 1u);
-  _ = colStats[0]; // bound by the host like row_best's inputs; unused here
-  var best = Partial(-3.0e38, 0u);
+  var init = Partial(-3.0e38, 0u);
   if (p.first == 0u && s.lane == 0u) {
     // The best of the earlier tiles: lower rows, so it wins ties.
-    best = Partial(bitcast<f32>(colBest[2u * j + 1u]), colBest[2u * j]);
+    init = Partial(bitcast<f32>(colBest[2u * j + 1u]), colBest[2u * j]);
   }
-  for (var r = s.lane; r < p.T; r += LANES) {
-    let key = 2.0 * sim[r * p.S + j] - rowLse(p.i0 + r);
-    if (key > best.v) { best = Partial(key, p.i0 + r); }
-  }
-  best = share(s, best, ARGMAX);
+  let best = lineBest(s, j, p.S, p.T, false, init);
   if (s.item < p.S && s.lane == 0u) {
     colBest[2u * j] = best.i;
     colBest[2u * j + 1u] = bitcast<u32>(best.v);
