@@ -204,9 +204,15 @@ function describe(d: Dispatch): string {
       return `${M}×${K}→${N}${K1 !== K ? ` (concat ${K1}+${K - K1})` : ""}`;
     }
     case "linear_attention.wgsl:kv_sum":
+    case "linear_attention.wgsl:kv_total":
     case "linear_attention.wgsl:attend": {
-      const [rows, C, D, , B] = u;
-      return `${B}×${rows} tokens, C ${C}, D ${D}`;
+      const [rows, C, D, , B, chunk] = u;
+      const chunks = d.pipeline.label.endsWith("kv_sum") && chunk < rows
+        ? ` in ${Math.ceil(rows / chunk)} chunks`
+        : d.pipeline.label.endsWith("kv_total")
+        ? `, ${chunk} chunks`
+        : "";
+      return `${B}×${rows} tokens, C ${C}, D ${D}${chunks}`;
     }
     case "layer_norm.wgsl:main":
       return `${u[0]}×${u[1]}`;

@@ -15,6 +15,13 @@
 // of 4 (each output is then 3·D/4 vec4 loads; lavapipe's cost is the loads),
 // and falls back to scalar loads otherwise. Every buffer is bound as vec4
 // (src/gpu.ts makes buffers 16-byte multiples); `get` reads one element.
+//
+// Long sequences on a GPU ("gpu" kernel tuning, src/linear_attention.ts): one
+// invocation per kv entry would leave a GPU nearly idle on the coarse stage
+// (8 448 entries, each a serial sum over 4 800 tokens), so `kv_sum` sums
+// chunks of `chunk` tokens into partial kv blocks, [chunks, B, H, D + 1, D],
+// and `kv_total` adds the chunks. With one chunk (the "cpu" tuning, and short
+// sequences) `kv_sum` writes kv itself and `kv_total` is not run.
 
 struct Params {
   rows: u32, // rows of `a` per sequence: S (kv_sum) or L (attend)
@@ -22,12 +29,15 @@ struct Params {
   D: u32,
   S: u32, // source length
   B: u32, // number of sequences
+  chunk: u32, // kv_sum: tokens per chunk (≥ rows: one chunk); kv_total: number of chunks
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4f>; // kv_sum: K [B·S, C]; attend: Q [B·L, C]
+// kv_sum: K [B·S, C]; attend: Q [B·L, C]; kv_total: the partial kv blocks
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>; // kv_sum: v [B·S, C]; attend: kv
-@group(0) @binding(3) var<storage, read_write> out: array<vec4f>; // kv_sum: kv; attend: msg [B·L, C]
+// kv_sum: kv or its partial blocks; attend: msg [B·L, C]; kv_total: kv
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
 
 fn getA(e: u32) -> f32 {
   return a[e / 4u][e % 4u];
@@ -43,10 +53,12 @@ fn put(e: u32, v: f32) {
 
 @compute @workgroup_size(64)
 fn kv_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 64u; // index into kv, [B, H, D + 1, D]
   let D1 = p.D + 1u;
   let perSeq = p.C * D1; // H · (D + 1) · D
-  if (i >= p.B * perSeq) { return; }
+  let flat = gid.x + gid.y * nwg.x * 64u; // index into [chunks, B, H, D + 1, D]
+  let i = flat % (p.B * perSeq); // index into kv, [B, H, D + 1, D]
+  let first = (flat / (p.B * perSeq)) * p.chunk; // the chunk's first token in its sequence
+  if (first >= p.rows) { return; }
   let seq = i / perSeq;
   let h = (i % perSeq) / (D1 * p.D);
   let e = (i / p.D) % D1; // value channel, or D for Ksum
@@ -55,9 +67,19 @@ fn kv_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let isSum = e == p.D;
   let invS = 1.0 / f32(p.S);
   var acc = 0.0;
-  for (var s = seq * p.rows; s < (seq + 1u) * p.rows; s++) {
+  for (var s = seq * p.rows + first; s < seq * p.rows + min(first + p.chunk, p.rows); s++) {
     acc += getA(s * p.C + kc) * select(getB(s * p.C + vc) * invS, 1.0, isSum);
   }
+  put(flat, acc);
+}
+
+@compute @workgroup_size(64)
+fn kv_total(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u; // index into kv
+  let total = p.B * p.C * (p.D + 1u);
+  if (i >= total) { return; }
+  var acc = 0.0;
+  for (var c = 0u; c < p.chunk; c++) { acc += getA(c * total + i); }
   put(i, acc);
 }
 
