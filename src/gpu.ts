@@ -167,8 +167,8 @@ export interface GpuOptions {
  * workgroup, each with a long serial loop (a CPU implementation runs a
  * workgroup's invocations as the lanes of one SIMD loop, so parallel
  * reductions only add barriers). `"gpu"`: workgroups of whole warps, with
- * reductions shared across a workgroup. Both compute the same values; the
- * tests run each on every adapter.
+ * reductions shared across a workgroup. Both compute the same values, up to
+ * the rounding order of sums; the tests run each on every adapter.
  */
 export type KernelTuning = "cpu" | "gpu";
 
@@ -208,7 +208,7 @@ export class Gpu {
   #pass: GPUComputePassEncoder | null = null;
   #transient: GPUBuffer[] = []; // buffers to destroy once the commands using them are submitted
   // Bind groups with the small buffers they own (uniforms, indirect arguments),
-  // by pipeline, bound buffers and uniform values (#bindGroupKey).
+  // by pipeline, bound buffers and uniform values (#key).
   #bindGroups = new Map<string, { value: unknown; owned: GPUBuffer[] }>();
   #bindGroupsCreated = 0;
   #ids = new WeakMap<object, number>();
