@@ -229,6 +229,7 @@ function describe(d: Dispatch): string {
       return `${u[1]}-slot batch, C ${u[2]}, ${u[3]}×${u[3]}`;
     case "ransac.wgsl:hypotheses":
     case "ransac.wgsl:reduce":
+    case "ransac.wgsl:screen":
       return `${u[0]} matches`;
     default:
       if (d.pipeline.label === "dual_softmax.wgsl:mutual") return `${u[3]}×${u[2]}`;
@@ -552,6 +553,8 @@ export interface RansacRun {
   sets: (RansacBenchResult["synthetic"][number] & {
     hypothesesGpuMs: number | null;
     reduceGpuMs: number | null;
+    /** GPU time of one screening dispatch (8 candidates × 10 IRLS steps). */
+    screenGpuMs: number | null;
   })[];
 }
 
@@ -564,12 +567,17 @@ async function benchRansacKernels(gpu: Gpu, reps: number): Promise<RansacRun> {
     mark("ransac");
   });
   const rows = aggregate([p.rows]);
+  const row = (entry: string, matches: number) =>
+    rows.find((r) => r.kernel === `ransac.wgsl:${entry}` && r.shape === `${matches} matches`);
   // benchRansac calls estimateFundamental once to warm up and `reps` times per set.
   const perCall = (entry: string, matches: number) => {
-    const r = rows.find((r) =>
-      r.kernel === `ransac.wgsl:${entry}` && r.shape === `${matches} matches`
-    );
+    const r = row(entry, matches);
     return r?.ms == null ? null : r.ms / (reps + 1);
+  };
+  // `screen` also runs alone in timeLocalOptimisation: per dispatch.
+  const perDispatch = (entry: string, matches: number) => {
+    const r = row(entry, matches);
+    return r?.ms == null ? null : r.ms / r.calls;
   };
   return {
     adapter: result!.adapter,
@@ -577,6 +585,7 @@ async function benchRansacKernels(gpu: Gpu, reps: number): Promise<RansacRun> {
       ...s,
       hypothesesGpuMs: perCall("hypotheses", s.matches),
       reduceGpuMs: perCall("reduce", s.matches),
+      screenGpuMs: perDispatch("screen", s.matches),
     })),
   };
 }
@@ -858,6 +867,7 @@ async function main(args: string[]): Promise<void> {
             "hypotheses/s",
             "GPU ms/call: hypotheses",
             "reduce",
+            "screen (per dispatch)",
             "scored matches/s (M)",
           ],
           ransac.sets.map((s) => [
@@ -866,6 +876,7 @@ async function main(args: string[]): Promise<void> {
             f(s.hypothesesPerSecond, 0),
             f(s.hypothesesGpuMs),
             f(s.reduceGpuMs, 2),
+            f(s.screenGpuMs, 2),
             // Sampson scores per second in the sampling, solving and scoring kernel.
             s.hypothesesGpuMs ? f(s.hypotheses * s.matches / s.hypothesesGpuMs / 1e3, 1) : null,
           ]),

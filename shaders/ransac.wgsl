@@ -21,6 +21,34 @@
 //
 // `reduce`: one workgroup per segment of the batch; writes the segment's best
 // record (highest score, then lowest h) to `best`.
+//
+// `screen`: the short local optimisation of the best candidates
+// (refineFundamental() in src/fundamental.ts with `iterations` steps), all in
+// one dispatch: one workgroup of WG invocations (lanes) per candidate record.
+// Each pass deals the matches among the lanes, which score the current F (as
+// `hypotheses` does) and add each match's IRLS weight (MAGSAC++ weight, MSAC:
+// 1 for inliers, over the squared Sampson gradient) times aaᵀ, a its
+// constraint row, into the 45 entries of the weighted 9×9 normal equations;
+// the lanes' sums are added in workgroup memory. Lane 0 then solves: the
+// eigenvector of the smallest eigenvalue by cyclic Jacobi in f32, rank 2 by
+// the same on FᵀF (F ← F − (F v) vᵀ), unit norm; the next pass scores that
+// step. Lane 0 keeps a step only if it raises the score and stops at the
+// first that does not, or that gains less than `converged` (relative), or
+// when fewer than 8 weights are positive; its decisions reach the other lanes
+// through workgroupUniformLoad, so every barrier stays in uniform control
+// flow. The record's score and F are overwritten with the last kept step's.
+// The normal equations are summed in the basis of a Householder reflection
+// taking the current F to the last axis, where the entries along the null
+// direction come from each match's residual directly (reflector()): on the
+// synthetic sets of bench/ransac.ts this brings the screened scores from
+// within 6e-4 to within 1e-5 of float64. Unlike `hypotheses`, `screen` has WG
+// lanes under both tunings: with one lane (a single f32 running sum over all
+// matches) the scores fell up to 25% short of float64 at 10,000 matches (steps
+// stopped early) and another candidate won; with 64 partial sums added as a
+// tree they stay within 1e-5. The lanes accumulate aaᵀ in six 3×3 blocks
+// rather than a dynamically indexed 45-entry array: lavapipe computed wrong
+// sums (and scores) with the array.
+// Workgroup memory: WG × 47 floats (12 KiB for 64 lanes).
 
 override M: u32 = 7u; // sample size: 7 = 7-point solver, 8 = normalised 8-point
 override SCORE: u32 = 0u; // 0 MAGSAC++, 1 MSAC
@@ -33,6 +61,7 @@ struct Params {
   count: u32, // hypotheses in the batch
   seed: u32,
   segment: u32, // hypotheses per segment (reduce)
+  iterations: u32, // most local-optimisation steps per candidate (screen)
   s0sq: f32, // squared Hartley scales of image 0 and 1: Sampson distance in pixels
   s1sq: f32,
   thr2: f32, // squared inlier threshold, px²
@@ -40,16 +69,17 @@ struct Params {
   uk: f32, // MAGSAC++ k²/2
   gammaK: f32, // Γ(3/2, k²/2)
   lossMax: f32, // γ(5/2, k²/2)
+  converged: f32, // relative score gain under which the local optimisation stops (screen)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-// Entry `hypotheses` binds (pts, hyp), entry `reduce` binds (records, best).
+// Entries `hypotheses` and `screen` bind (pts, hyp), entry `reduce` binds (records, best).
 @group(0) @binding(1) var<storage, read> pts: array<vec4f>; // normalised x0, y0, x1, y1
-@group(0) @binding(2) var<storage, read_write> hyp: array<f32>; // count × 12
+@group(0) @binding(2) var<storage, read_write> hyp: array<f32>; // count × REC
 @group(0) @binding(1) var<storage, read> records: array<f32>; // = hyp
 @group(0) @binding(2) var<storage, read_write> best: array<f32>; // segments × 12
 
-const REC = 12u;
+const REC = 12u; // floats per record: score, inliers (u32 bits), h (u32 bits), F (9, row-major)
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
@@ -74,9 +104,24 @@ fn drawSample(h: u32) -> array<u32, 8> {
   return idx;
 }
 
+// Row of the epipolar constraint x1ᵀ F x0 = 0 as a dot product with F's 9 entries (row-major).
+fn constraintRow(q: vec4f) -> array<f32, 9> {
+  return array<f32, 9>(q.z * q.x, q.z * q.y, q.z, q.w * q.x, q.w * q.y, q.w, q.x, q.y, 1.0);
+}
+
 // F (row-major, 9 floats) as a WGSL matrix whose columns are F's columns.
 fn toMat(f: array<f32, 9>) -> mat3x3f {
   return mat3x3f(f[0], f[3], f[6], f[1], f[4], f[7], f[2], f[5], f[8]);
+}
+
+// F's 9 entries, row-major (the inverse of toMat).
+fn toArray(F: mat3x3f) -> array<f32, 9> {
+  return array<f32, 9>(F[0].x, F[1].x, F[2].x, F[0].y, F[1].y, F[2].y, F[0].z, F[1].z, F[2].z);
+}
+
+// F scaled to unit Frobenius norm (keeps f32 range).
+fn unitNorm(F: mat3x3f) -> mat3x3f {
+  return F * (1.0 / sqrt(dot(F[0], F[0]) + dot(F[1], F[1]) + dot(F[2], F[2])));
 }
 
 // det of the matrix whose column c comes from g when bit c of mask is set, else from h.
@@ -178,11 +223,26 @@ fn quality(r2: f32) -> f32 {
   return 1.0 - (lower25 + u * (g15 - p.gammaK)) / p.lossMax;
 }
 
-fn sampson(F: mat3x3f, q: vec4f) -> f32 {
+// MAGSAC++ IRLS weight of a match (magsacWeight() in src/fundamental.ts: 1 at r = 0, 0 from
+// the maximum threshold on); MSAC: 1 for inliers.
+fn weight(r2: f32) -> f32 {
+  if (SCORE == 1u) { return select(0.0, 1.0, r2 < p.thr2); }
+  if (!(r2 < p.max2)) { return 0.0; }
+  return (upperGamma15(r2 * p.uk / p.max2) - p.gammaK) / (0.886226925452758 - p.gammaK);
+}
+
+// The algebraic residual x1ᵀ F x0 of a match and its squared gradient in pixels (the
+// denominator of the Sampson distance).
+fn sampsonParts(F: mat3x3f, q: vec4f) -> vec2f {
   let l = F * vec3f(q.xy, 1.0); // F x0
   let m = vec3f(q.zw, 1.0) * F; // Fᵀ x1
-  let r = dot(vec3f(q.zw, 1.0), l);
-  return r * r / (p.s1sq * dot(l.xy, l.xy) + p.s0sq * dot(m.xy, m.xy));
+  return vec2f(dot(vec3f(q.zw, 1.0), l), p.s1sq * dot(l.xy, l.xy) + p.s0sq * dot(m.xy, m.xy));
+}
+
+// Squared Sampson distance of a match to F, pixels².
+fn sampson(F: mat3x3f, q: vec4f) -> f32 {
+  let s = sampsonParts(F, q);
+  return s.x * s.x / s.y;
 }
 
 // Partial scores and inlier counts of the (up to 3) models, one per invocation.
@@ -224,8 +284,7 @@ fn hypotheses(
   // Constraint rows x1ᵀ F x0 = 0 over F's 9 entries, then Gauss–Jordan with partial pivoting.
   var a: array<array<f32, 9>, 8>;
   for (var r = 0u; r < M; r++) {
-    let q = pts[idx[r]];
-    a[r] = array<f32, 9>(q.z * q.x, q.z * q.y, q.z, q.w * q.x, q.w * q.y, q.w, q.x, q.y, 1.0);
+    a[r] = constraintRow(pts[idx[r]]);
   }
   var pivotCol: array<u32, 8>;
   var isPivot: array<bool, 9>;
@@ -282,10 +341,7 @@ fn hypotheses(
       }
     }
   }
-  for (var k = 0u; k < count; k++) { // unit Frobenius norm (f32 range)
-    let F = models[k];
-    models[k] = F * (1.0 / sqrt(dot(F[0], F[0]) + dot(F[1], F[1]) + dot(F[2], F[2])));
-  }
+  for (var k = 0u; k < count; k++) { models[k] = unitNorm(models[k]); }
   var valid = array<bool, 3>(false, false, false);
   for (var k = 0u; k < count; k++) { valid[k] = oriented(models[k], idx); }
 
@@ -316,10 +372,8 @@ fn hypotheses(
   hyp[o] = score[bestK];
   hyp[o + 1u] = bitcast<f32>(inliers[bestK]);
   hyp[o + 2u] = bitcast<f32>(h);
-  let F = models[bestK];
-  for (var r = 0u; r < 3u; r++) {
-    for (var c = 0u; c < 3u; c++) { hyp[o + 3u + 3u * r + c] = F[c][r]; }
-  }
+  let F = toArray(models[bestK]);
+  for (var k = 0u; k < 9u; k++) { hyp[o + 3u + k] = F[k]; }
 }
 
 var<workgroup> wgScore: array<f32, WG>;
@@ -353,4 +407,216 @@ fn reduce(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
   }
   // Every hypothesis has a record (score ≥ −1 > −2), so wgIndex[0] is one of the segment's.
   if (lid.x < REC) { best[wid.x * REC + lid.x] = records[wgIndex[0] * REC + lid.x]; }
+}
+
+// ---- screen: the short local optimisation of every candidate, one workgroup each
+
+// Sums of one pass of F over the matches: the 45 entries s_rc (r ≤ c, row by row) of the
+// weighted normal equations Σ w b bᵀ in the basis of reflector(F), the score, and the number of
+// positive weights.
+const SUMS = 47u;
+const SCORE_SUM = 45u;
+const USED_SUM = 46u;
+// Cyclic Jacobi sweeps at most; in f32 a 9×9 matrix needs about 6 to 8.
+const JACOBI_SWEEPS = 16u;
+
+var<workgroup> wgSums: array<array<f32, SUMS>, WG>; // one row per lane; row 0 the total
+var<workgroup> wgStep: mat3x3f; // the step lane 0 solved, for every lane to score
+var<workgroup> wgSolved: u32; // lane 0's decisions, read through workgroupUniformLoad
+var<workgroup> wgStopped: u32;
+
+// The Householder reflection Q = I − u uᵀ (symmetric, orthogonal) that takes the unit F
+// (row-major) to −σ e₉, σ the sign of F's last entry: returns u = (f + σ e₉) / √(1 + |f₉|).
+// In its basis the IRLS normal equations are accumulated: a constraint row a becomes
+// b = Q a, whose last entry is −σ x1ᵀ F x0, the match's residual, computed directly instead of
+// as a difference of O(1) terms. The equations' smallest eigenvalue (≈ 1e-7 of the largest)
+// then keeps its accuracy in f32.
+fn reflector(F: mat3x3f) -> array<f32, 9> {
+  var u = toArray(F);
+  let sigma = select(-1.0, 1.0, u[8] >= 0.0);
+  let scale = 1.0 / sqrt(1.0 + abs(u[8]));
+  u[8] += sigma;
+  for (var k = 0u; k < 9u; k++) { u[k] *= scale; }
+  return u;
+}
+
+// Q x for the reflection Q = I − u uᵀ of reflector().
+fn reflect(u: array<f32, 9>, x: array<f32, 9>) -> array<f32, 9> {
+  var d = 0.0;
+  for (var k = 0u; k < 9u; k++) { d += u[k] * x[k]; }
+  var y = x;
+  for (var k = 0u; k < 9u; k++) { y[k] -= d * u[k]; }
+  return y;
+}
+
+// One pass of the unit F over the matches (evaluateModel() in src/fundamental.ts): lane `lane`
+// takes every WG-th match; on return wgSums[0] holds the sums over all matches. Must be reached
+// by every invocation of the workgroup.
+fn accumulate(F: mat3x3f, lane: u32) {
+  let u = reflector(F);
+  let sigma = select(-1.0, 1.0, u[8] >= 0.0);
+  // Σ w b bᵀ by 3×3 blocks m_IJ = Σ w b_I b_Jᵀ (I ≤ J), b_I = (b[3I], b[3I + 1], b[3I + 2]).
+  var m00 = mat3x3f();
+  var m01 = mat3x3f();
+  var m02 = mat3x3f();
+  var m11 = mat3x3f();
+  var m12 = mat3x3f();
+  var m22 = mat3x3f();
+  var score = 0.0;
+  var used = 0.0;
+  for (var j = lane; j < p.n; j += WG) {
+    let q = pts[j];
+    let parts = sampsonParts(F, q);
+    let r2 = parts.x * parts.x / parts.y;
+    score += quality(r2);
+    let robust = weight(r2);
+    if (robust > 0.0 && parts.y > 0.0) {
+      let b = reflect(u, constraintRow(q));
+      let w = robust / parts.y;
+      let b0 = vec3f(b[0], b[1], b[2]);
+      let b1 = vec3f(b[3], b[4], b[5]);
+      let b2 = vec3f(b[6], b[7], -sigma * parts.x);
+      let w0 = w * b0;
+      let w1 = w * b1;
+      let w2 = w * b2;
+      m00 += mat3x3f(w0 * b0.x, w0 * b0.y, w0 * b0.z);
+      m01 += mat3x3f(w0 * b1.x, w0 * b1.y, w0 * b1.z);
+      m02 += mat3x3f(w0 * b2.x, w0 * b2.y, w0 * b2.z);
+      m11 += mat3x3f(w1 * b1.x, w1 * b1.y, w1 * b1.z);
+      m12 += mat3x3f(w1 * b2.x, w1 * b2.y, w1 * b2.z);
+      m22 += mat3x3f(w2 * b2.x, w2 * b2.y, w2 * b2.z);
+      used += 1.0;
+    }
+  }
+  let blocks = array<mat3x3f, 6>(m00, m01, m02, m11, m12, m22);
+  var k = 0u;
+  for (var r = 0u; r < 9u; r++) {
+    for (var c = r; c < 9u; c++) {
+      let I = r / 3u;
+      wgSums[lane][k] = blocks[I * (5u - I) / 2u + c / 3u][c % 3u][r % 3u];
+      k++;
+    }
+  }
+  wgSums[lane][SCORE_SUM] = score;
+  wgSums[lane][USED_SUM] = used;
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    workgroupBarrier();
+    if (lane < half) {
+      for (var k = 0u; k < SUMS; k++) { wgSums[lane][k] += wgSums[lane + half][k]; }
+    }
+  }
+  workgroupBarrier();
+}
+
+// Unit eigenvector of the smallest eigenvalue of the symmetric n×n matrix `a` (n ≤ 9, row-major
+// with row stride 9) by cyclic Jacobi rotations. An off-diagonal entry is left alone once it is
+// below f32 rounding against the geometric mean of its two diagonal entries (Demmel–Veselić),
+// which keeps the small eigenvalue's eigenvector accurate; the sweeps stop when none is rotated.
+fn smallestEigenvector(a0: array<f32, 81>, n: u32) -> array<f32, 9> {
+  var a = a0;
+  var v = array<f32, 81>();
+  for (var i = 0u; i < n; i++) { v[10u * i] = 1.0; }
+  for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
+    var rotated = false;
+    for (var r = 0u; r + 1u < n; r++) {
+      for (var c = r + 1u; c < n; c++) {
+        let arc = a[9u * r + c];
+        let arr = a[10u * r];
+        let acc = a[10u * c];
+        if (abs(arc) <= 1e-7 * sqrt(abs(arr * acc))) { continue; }
+        rotated = true;
+        // The rotation by atan(t) in the (r, c) plane that zeroes a[r][c] (the smaller root).
+        let theta = (acc - arr) / (2.0 * arc);
+        let t = select(-1.0, 1.0, theta >= 0.0) / (abs(theta) + sqrt(theta * theta + 1.0));
+        let cs = 1.0 / sqrt(t * t + 1.0);
+        let sn = t * cs;
+        for (var k = 0u; k < n; k++) { // a ← a J: columns r and c
+          let x = a[9u * k + r];
+          let y = a[9u * k + c];
+          a[9u * k + r] = cs * x - sn * y;
+          a[9u * k + c] = sn * x + cs * y;
+        }
+        for (var k = 0u; k < n; k++) { // a ← Jᵀ a: rows r and c
+          let x = a[9u * r + k];
+          let y = a[9u * c + k];
+          a[9u * r + k] = cs * x - sn * y;
+          a[9u * c + k] = sn * x + cs * y;
+        }
+        for (var k = 0u; k < n; k++) { // v ← v J
+          let x = v[9u * k + r];
+          let y = v[9u * k + c];
+          v[9u * k + r] = cs * x - sn * y;
+          v[9u * k + c] = sn * x + cs * y;
+        }
+      }
+    }
+    if (!rotated) { break; }
+  }
+  var m = 0u;
+  for (var i = 1u; i < n; i++) { if (a[10u * i] < a[10u * m]) { m = i; } }
+  var e = array<f32, 9>();
+  for (var i = 0u; i < n; i++) { e[i] = v[9u * i + m]; }
+  return e;
+}
+
+// The IRLS step from the normal equations accumulate() summed for the unit F
+// (eightPointNormalized() in src/fundamental.ts): their least-squares null vector, brought back
+// from the basis of reflector(F), made rank 2 by removing its component along v, the right
+// singular vector of its smallest singular value (the eigenvector of FᵀF's smallest
+// eigenvalue): F − (F v) vᵀ is the closest rank-2 matrix. Unit norm.
+fn solveStep(sums: array<f32, SUMS>, current: mat3x3f) -> mat3x3f {
+  var ata = array<f32, 81>();
+  var k = 0u;
+  for (var r = 0u; r < 9u; r++) {
+    for (var c = r; c < 9u; c++) {
+      ata[9u * r + c] = sums[k];
+      ata[9u * c + r] = sums[k];
+      k++;
+    }
+  }
+  let F = toMat(reflect(reflector(current), smallestEigenvector(ata, 9u)));
+  let g = transpose(F) * F;
+  var gram = array<f32, 81>();
+  for (var r = 0u; r < 3u; r++) {
+    for (var c = 0u; c < 3u; c++) { gram[9u * r + c] = g[c][r]; }
+  }
+  let e = smallestEigenvector(gram, 3u);
+  let v = vec3f(e[0], e[1], e[2]);
+  let fv = F * v;
+  return unitNorm(F - mat3x3f(fv * v.x, fv * v.y, fv * v.z));
+}
+
+@compute @workgroup_size(WG)
+fn screen(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x * REC;
+  var f0: array<f32, 9>;
+  for (var k = 0u; k < 9u; k++) { f0[k] = hyp[o + 3u + k]; }
+  var best = unitNorm(toMat(f0)); // lane 0's last kept step and its score
+  accumulate(best, lane);
+  var bestScore = wgSums[0][SCORE_SUM];
+  for (var it = 0u; it < p.iterations; it++) {
+    if (lane == 0u) {
+      let solvable = wgSums[0][USED_SUM] >= 8.0;
+      wgSolved = select(0u, 1u, solvable);
+      if (solvable) { wgStep = solveStep(wgSums[0], best); }
+    }
+    if (workgroupUniformLoad(&wgSolved) == 0u) { break; }
+    let F = wgStep;
+    accumulate(F, lane);
+    if (lane == 0u) {
+      let s = wgSums[0][SCORE_SUM];
+      var stop = !(s > bestScore);
+      if (!stop) {
+        stop = s - bestScore <= p.converged * abs(bestScore);
+        best = F;
+        bestScore = s;
+      }
+      wgStopped = select(0u, 1u, stop);
+    }
+    if (workgroupUniformLoad(&wgStopped) != 0u) { break; }
+  }
+  if (lane != 0u) { return; }
+  hyp[o] = bestScore;
+  let f = toArray(best);
+  for (var k = 0u; k < 9u; k++) { hyp[o + 3u + k] = f[k]; }
 }

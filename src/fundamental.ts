@@ -722,6 +722,12 @@ export function* batches(
 /** Relative score gain under which the local optimisation has converged. */
 export const LO_CONVERGED = 1e-6;
 
+/** A model (normalised coordinates) and its score. */
+export interface ScoredModel {
+  F: Float64Array;
+  score: number;
+}
+
 /**
  * Local optimisation of a winning F (normalised coordinates): iteratively
  * reweighted 8-point, each match weighted by its MAGSAC++ weight (MSAC: 1 for
@@ -737,7 +743,7 @@ export function refineFundamental(
   p: PreparedMatches,
   o: ResolvedOptions,
   iterations: number,
-): { F: Float64Array; score: number } {
+): ScoredModel {
   const w = new Float64Array(p.n);
   let best: Float64Array = Float64Array.from(F0);
   let bestScore = evaluateModel(best, p, o, iterations > 0 ? w : null).score;
@@ -869,7 +875,7 @@ export const SEGMENTS_PER_BATCH = 8;
 /** Candidates kept (highest scores over all batches) for local optimisation. */
 export const LO_CANDIDATES = 8;
 /** Local-optimisation iterations that screen the candidates; the best one then gets `loIterations`. */
-const SCREENING_LO_ITERATIONS = 10;
+export const SCREENING_LO_ITERATIONS = 10;
 
 /** `[first, count]` of the segments of a batch (at most {@link SEGMENTS_PER_BATCH}). */
 export function segments(first: number, count: number): [number, number][] {
@@ -887,43 +893,63 @@ export function keepBest(pool: Candidate[], add: Candidate[]): Candidate[] {
 }
 
 /**
- * From the best candidates to the result: each goes through the plane
- * recovery and a short local optimisation; the one with the best score is
- * optimised further, made rank 2, brought back to pixels and thresholded into
- * the inlier mask.
+ * The candidates after DEGENSAC's plane recovery ({@link recoverFromPlane}),
+ * each with the sample of its hypothesis redrawn: the models both estimators
+ * screen by a short local optimisation.
+ */
+export function recoverCandidates(
+  candidates: Candidate[],
+  p: PreparedMatches,
+  o: ResolvedOptions,
+): Float64Array[] {
+  const sample = new Uint32Array(sampleSize(o.solver));
+  return candidates.map((c) => {
+    drawSample(o.seed, c.h, p.n, sample.length, sample);
+    return recoverFromPlane(c.F, sample, p, o);
+  });
+}
+
+/**
+ * The screening of {@link estimateFundamentalCpu}: {@link SCREENING_LO_ITERATIONS}
+ * steps of local optimisation of each model in float64 (the GPU estimator runs
+ * the same steps in f32, `screen` in shaders/ransac.wgsl).
+ */
+export function screenCandidates(
+  models: Float64Array[],
+  p: PreparedMatches,
+  o: ResolvedOptions,
+): ScoredModel[] {
+  return models.map((F) => refineFundamental(F, p, o, SCREENING_LO_ITERATIONS));
+}
+
+/**
+ * From the screened candidates to the result: the one with the best score
+ * (the first among equals) is optimised further in float64, made rank 2,
+ * brought back to pixels and thresholded into the inlier mask. No candidates:
+ * the "no-valid-model" failure.
  */
 export function finishEstimate(
-  candidates: Candidate[],
+  screened: ScoredModel[],
   p: PreparedMatches,
   o: ResolvedOptions,
   run: { stop: StopReason; hypotheses: number },
 ): FundamentalResult {
-  if (!candidates.length) {
+  if (!screened.length) {
     return { ...failure(p.n, "no-valid-model", "no sample gave a valid model"), ...run };
   }
-  const sample = new Uint32Array(sampleSize(o.solver));
-  let best: Float64Array | null = null, bestScore = -Infinity;
-  for (const c of candidates) {
-    drawSample(o.seed, c.h, p.n, sample.length, sample);
-    const { F, score } = refineFundamental(
-      recoverFromPlane(c.F, sample, p, o),
-      p,
-      o,
-      SCREENING_LO_ITERATIONS,
-    );
-    if (score > bestScore) [best, bestScore] = [F, score];
-  }
-  best = enforceRank2(refineFundamental(best!, p, o, o.loIterations).F);
+  let best = screened[0];
+  for (const c of screened) if (c.score > best.score) best = c;
+  const F = enforceRank2(refineFundamental(best.F, p, o, o.loIterations).F);
   const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2, t2 = o.threshold ** 2;
   const inliers = new Uint8Array(p.n);
   let inlierCount = 0;
   for (let i = 0; i < p.n; i++) {
-    if (sampsonAt(best!, p.data, i, s0sq, s1sq) < t2) {
+    if (sampsonAt(F, p.data, i, s0sq, s1sq) < t2) {
       inliers[i] = 1;
       inlierCount++;
     }
   }
-  return { F: denormalize(best!, p.norm0, p.norm1), inliers, inlierCount, ...run };
+  return { F: denormalize(F, p.norm0, p.norm1), inliers, inlierCount, ...run };
 }
 
 /** The models of hypothesis h (normalised coordinates), after the sample and orientation checks. */
@@ -981,5 +1007,5 @@ export function estimateFundamentalCpu(
     pool = keepBest(pool, winners);
     step = schedule.next(pool[0]?.inliers ?? 0);
   }
-  return finishEstimate(pool, p, o, step.value);
+  return finishEstimate(screenCandidates(recoverCandidates(pool, p, o), p, o), p, o, step.value);
 }

@@ -2,8 +2,9 @@
  * GPU-parallel RANSAC for the fundamental matrix (`shaders/ransac.wgsl`):
  * minimal samples drawn, solved and scored on every match in parallel, one
  * winner per segment of each batch reduced on the GPU; only those winners
- * come back. The CPU then applies the plane (DEGENSAC) recovery and the
- * float64 local optimisation of `fundamental.ts` to the best candidates. The
+ * come back. The CPU applies the plane (DEGENSAC) recovery to the best
+ * candidates, the GPU screens them all by a short local optimisation in one
+ * dispatch, and the CPU optimises the best of them further in float64. The
  * sampling, schedule, scoring and local optimisation are those of
  * {@link estimateFundamentalCpu}, its float64 reference.
  * @module
@@ -15,24 +16,74 @@ import {
   finishEstimate,
   type FundamentalResult,
   keepBest,
+  LO_CONVERGED,
   MAGSAC_CONSTANTS,
   type Points,
+  type PreparedMatches,
   prepareMatches,
   type RansacOptions,
+  recoverCandidates,
+  type ResolvedOptions,
   resolveOptions,
   sampleSize,
+  type ScoredModel,
+  SCREENING_LO_ITERATIONS,
   segments,
   SEGMENTS_PER_BATCH,
 } from "./fundamental.ts";
-import { type Gpu, grid, type KernelTuning } from "./gpu.ts";
+import { type Gpu, grid, type KernelTuning, type Tensor } from "./gpu.ts";
 
 export type { FundamentalResult, Points, RansacOptions } from "./fundamental.ts";
 
-/** Floats per hypothesis record: score, inliers (u32 bits), index (u32 bits), F (9). */
+/** Floats per record: score, inliers (u32 bits), index (u32 bits), F (9). */
 const REC = 12;
 const WG = 64;
 /** Invocations sharing a hypothesis per kernel tuning (`LANES` of shaders/ransac.wgsl). */
 const LANES: Record<KernelTuning, number> = { cpu: 1, gpu: 64 };
+
+/** The override constants of shaders/ransac.wgsl for `gpu` and the options. */
+function constants(gpu: Gpu, o: ResolvedOptions): Record<string, number> {
+  return {
+    M: sampleSize(o.solver),
+    SCORE: o.score === "magsac" ? 0 : 1,
+    WG,
+    LANES: LANES[gpu.tuning],
+  };
+}
+
+/** The uniform block (`Params` of shaders/ransac.wgsl) of a dispatch on hypotheses [first, first + count). */
+function params(
+  p: PreparedMatches,
+  o: ResolvedOptions,
+  first: number,
+  count: number,
+  segment: number,
+): { u32: number[]; f32: number[] } {
+  return {
+    u32: [p.n, first, count, o.seed >>> 0, segment, SCREENING_LO_ITERATIONS],
+    f32: [
+      p.norm0.scale ** 2,
+      p.norm1.scale ** 2,
+      o.threshold ** 2,
+      o.maxThreshold ** 2,
+      MAGSAC_CONSTANTS.uk,
+      MAGSAC_CONSTANTS.gammaK,
+      MAGSAC_CONSTANTS.lossMax,
+      LO_CONVERGED,
+    ],
+  };
+}
+
+/** Record `k` of `rec` as a candidate. */
+function record(rec: Float32Array, k: number): Candidate {
+  const r = k * REC, bits = new Uint32Array(rec.buffer, rec.byteOffset + 4 * r, 3);
+  return {
+    score: rec[r],
+    inliers: bits[1],
+    h: bits[2],
+    F: Float64Array.from(rec.subarray(r + 3, r + REC)),
+  };
+}
 
 /**
  * Robust estimation of the fundamental matrix on the GPU (OpenCV's
@@ -64,28 +115,13 @@ export async function estimateFundamental(
   const p = prepareMatches(points0, points1);
   if (!("data" in p)) return p;
   const lanes = LANES[gpu.tuning];
-  const constants = {
-    M: sampleSize(o.solver),
-    SCORE: o.score === "magsac" ? 0 : 1,
-    WG,
-    LANES: lanes,
-  };
   const [solve, reduce] = await Promise.all([
-    gpu.kernel("ransac.wgsl", "hypotheses", constants),
-    gpu.kernel("ransac.wgsl", "reduce", constants),
+    gpu.kernel("ransac.wgsl", "hypotheses", constants(gpu, o)),
+    gpu.kernel("ransac.wgsl", "reduce", constants(gpu, o)),
   ]);
   const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
   const hyp = gpu.tensor([Math.min(o.batchSize, o.maxIterations), REC]);
   const best = gpu.tensor([SEGMENTS_PER_BATCH, REC]);
-  const f32 = [
-    p.norm0.scale ** 2,
-    p.norm1.scale ** 2,
-    o.threshold ** 2,
-    o.maxThreshold ** 2,
-    MAGSAC_CONSTANTS.uk,
-    MAGSAC_CONSTANTS.gammaK,
-    MAGSAC_CONSTANTS.lossMax,
-  ];
   try {
     let pool: Candidate[] = [];
     const schedule = batches(p.n, o);
@@ -93,40 +129,70 @@ export async function estimateFundamental(
     while (!step.done) {
       const [first, count] = step.value;
       const segs = segments(first, count);
-      const u32 = [p.n, first, count, o.seed >>> 0, segs[0][1]];
+      const uniforms = params(p, o, first, count, segs[0][1]);
       gpu.dispatch({
         pipeline: solve,
         buffers: [pts, hyp],
-        u32,
-        f32,
+        ...uniforms,
         workgroups: grid(count * lanes, WG),
       });
       gpu.dispatch({
         pipeline: reduce,
         buffers: [hyp, best],
-        u32,
-        f32,
+        ...uniforms,
         workgroups: [segs.length],
       });
-      const rec = await gpu.read(best, segs.length * REC);
-      const bits = new Uint32Array(rec.buffer);
-      const winners: Candidate[] = [];
-      for (let s = 0; s < segs.length; s++) {
-        const r = s * REC;
-        if (!(rec[r] >= 0)) continue;
-        winners.push({
-          score: rec[r],
-          inliers: bits[r + 1],
-          h: bits[r + 2],
-          F: Float64Array.from(rec.subarray(r + 3, r + 12)),
-        });
-      }
+      const rec = await gpu.read(best, segs.length * REC) as Float32Array;
+      const winners = segs.map((_, s) => record(rec, s)).filter((c) => c.score >= 0);
       pool = keepBest(pool, winners);
       step = schedule.next(pool[0]?.inliers ?? 0);
     }
-    return finishEstimate(pool, p, o, step.value);
+    const models = recoverCandidates(pool, p, o);
+    const screened = models.length ? await screenCandidatesGpu(gpu, pts, p, o, models) : [];
+    return finishEstimate(screened, p, o, step.value);
   } finally {
     gpu.release(pts, hyp, best);
+  }
+}
+
+/**
+ * The screening of the candidates on the GPU (entry point `screen` of
+ * shaders/ransac.wgsl): the {@link SCREENING_LO_ITERATIONS} local-optimisation
+ * steps of `screenCandidates` (src/fundamental.ts) for every model, in f32,
+ * one workgroup per model, in one dispatch; one read-back of the results.
+ *
+ * @param gpu the device
+ * @param pts `p`'s normalised matches on the GPU, `[n, 4]` f32
+ * @param p the matches
+ * @param o the options
+ * @param models F of each candidate (normalised coordinates)
+ * @returns each model's last kept step (unit norm, rank 2 unless none was kept) and its score
+ */
+export async function screenCandidatesGpu(
+  gpu: Gpu,
+  pts: Tensor,
+  p: PreparedMatches,
+  o: ResolvedOptions,
+  models: Float64Array[],
+): Promise<ScoredModel[]> {
+  const pipeline = await gpu.kernel("ransac.wgsl", "screen", constants(gpu, o));
+  const data = new Float32Array(models.length * REC);
+  models.forEach((F, k) => data.set(F, k * REC + 3));
+  const recs = gpu.tensor([models.length, REC], data);
+  try {
+    gpu.dispatch({
+      pipeline,
+      buffers: [pts, recs],
+      ...params(p, o, 0, models.length, 0),
+      workgroups: [models.length],
+    });
+    const rec = await gpu.read(recs) as Float32Array;
+    return models.map((_, k) => {
+      const { F, score } = record(rec, k);
+      return { F, score };
+    });
+  } finally {
+    gpu.release(recs);
   }
 }
 
