@@ -53,7 +53,8 @@ Options:
                      ransac        RANSAC for F on synthetic matches (bench/ransac.ts)
                      many          pairs/s over all pairs of 10 images, with and without reuse
                      memory        peak buffer memory of a pair at each size, replayed
-                                   without computing (any size, whatever the adapter holds)
+                                   without computing (any size, whatever the adapter holds),
+                                   with the "gpu" kernel tuning unless --tuning says otherwise
                    conv alone runs the backbone only; attention, dual_softmax or fine run
                    the whole pipeline and add the end-to-end and per-stage figures
   --model LIST     full (LoFTR outdoor), tiny (the bundled model's architecture),
@@ -831,12 +832,14 @@ async function main(args: string[]): Promise<void> {
   if (o.sections.has("memory")) {
     for (const model of o.models) {
       for (const size of o.sizes) {
-        memory.push(await pairMemory(model, size, undefined, o.precision));
+        memory.push(
+          await pairMemory(model, size, { precision: o.precision, tuning: o.tuning }),
+        );
       }
     }
     console.log(
-      `== peak buffer memory of a pair, backbone in ${o.precision} (allocations replayed ` +
-        `without computing, bench/memory.ts)\n` +
+      `== peak buffer memory of a pair, backbone in ${o.precision}, ${o.tuning ?? "gpu"} ` +
+        `kernel tuning (allocations replayed without computing, bench/memory.ts)\n` +
         table(
           ["model", "size", "weights MiB", "after both backbones MiB", "whole pair MiB"],
           memory.map((r) => [

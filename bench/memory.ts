@@ -7,7 +7,7 @@
  * fine batches are sized from the input, not from the match count).
  * @module
  */
-import { Gpu, type Precision } from "../src/gpu.ts";
+import { Gpu, type KernelTuning, type Precision } from "../src/gpu.ts";
 import { LoFTR } from "../src/model.ts";
 import { type SyntheticModel, syntheticWeights } from "./synthetic.ts";
 
@@ -66,19 +66,28 @@ function recordingDevice(): GPUDevice {
   return device as unknown as GPUDevice;
 }
 
+/** Options of {@link pairMemory}. */
+export interface PairMemoryOptions {
+  /** Measure on this device instead (it should be fresh: its pool is trimmed, its peak reset). */
+  gpu?: Gpu;
+  /** Backbone precision (default `f32`). */
+  precision?: Precision;
+  /** Kernel tuning of the replay (default `"gpu"`: the sizes replayed are a GPU's). */
+  tuning?: KernelTuning;
+}
+
 /**
  * Peak buffer memory of a pair of `width`×`height` images (default memory
- * budget) with the backbone at `precision` (default `f32`), replayed without
- * computing; or measured on `gpu` when given (which should be fresh: its
- * pool is trimmed, its peak reset).
+ * budget), replayed without computing, or measured on `options.gpu`.
  */
 export async function pairMemory(
   model: SyntheticModel,
   [width, height]: [number, number],
-  gpu?: Gpu,
-  precision: Precision = "f32",
+  options: PairMemoryOptions = {},
 ): Promise<MemoryRow> {
-  gpu ??= await Gpu.fromDevice(recordingDevice(), { name: "allocation replay" });
+  const { precision = "f32", tuning = "gpu" } = options;
+  const gpu = options.gpu ??
+    await Gpu.fromDevice(recordingDevice(), { name: "allocation replay", tuning });
   const loftr = LoFTR.create(gpu, syntheticWeights(model), { precision });
   const weights = gpu.memory().inUse;
   gpu.trim();

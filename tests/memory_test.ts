@@ -3,16 +3,16 @@
 // nothing (bench/memory.ts); checked first against real runs.
 import assert from "node:assert/strict";
 import { pairMemory } from "../bench/memory.ts";
-import { Gpu, type Precision } from "../src/gpu.ts";
-import { needsShaderF16 } from "./util.ts";
+import { Gpu, type KernelTuning, type Precision } from "../src/gpu.ts";
+import { needsShaderF16, TUNINGS } from "./util.ts";
 
 /** The replayed peaks of both architectures equal real runs on this adapter at `precision`. */
-async function replayEqualsRealRuns(precision: Precision): Promise<void> {
+async function replayEqualsRealRuns(precision: Precision, tuning?: KernelTuning): Promise<void> {
   for (const [model, size] of [["tiny", [640, 480]], ["full", [160, 128]]] as const) {
-    const gpu = await Gpu.create();
+    const gpu = await Gpu.create({ tuning });
     try {
-      const real = await pairMemory(model, [...size], gpu, precision);
-      const replayed = await pairMemory(model, [...size], undefined, precision);
+      const real = await pairMemory(model, [...size], { gpu, precision });
+      const replayed = await pairMemory(model, [...size], { precision, tuning: gpu.tuning });
       assert.deepEqual(replayed, real, `${model} ${size} ${precision}`);
     } finally {
       gpu.destroy();
@@ -20,10 +20,12 @@ async function replayEqualsRealRuns(precision: Precision): Promise<void> {
   }
 }
 
-Deno.test(
-  "memory replay: equals the real peak of a pair on this adapter, both architectures",
-  () => replayEqualsRealRuns("f32"),
-);
+for (const tuning of TUNINGS) {
+  Deno.test(
+    `memory replay: equals the real peak of a pair on this adapter, both architectures (${tuning} tuning)`,
+    () => replayEqualsRealRuns("f32", tuning),
+  );
+}
 
 Deno.test({
   ...await needsShaderF16(
