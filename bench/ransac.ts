@@ -12,23 +12,18 @@
  * @module
  */
 import {
-  type Candidate,
   finishEstimate,
-  hypothesisModels,
-  keepBest,
   type Points,
   prepareMatches,
   type RansacOptions,
   recoverCandidates,
   resolveOptions,
-  sampleSize,
-  scoreModel,
   screenCandidates,
 } from "../src/fundamental.ts";
 import { Gpu } from "../src/gpu.ts";
 import { maa, poseErrors } from "../src/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../src/ransac.ts";
-import { loadRelpose, syntheticMatches } from "./ransac_data.ts";
+import { firstCandidates, loadRelpose, syntheticMatches } from "./ransac_data.ts";
 
 /** Options of {@link benchRansac}. */
 export interface RansacBenchOptions {
@@ -107,12 +102,7 @@ export async function timeLocalOptimisation(
   const o = resolveOptions(options);
   const p = prepareMatches(points0, points1);
   if (!("data" in p)) throw new Error(p.message);
-  const idx = new Uint32Array(sampleSize(o.solver));
-  let pool: Candidate[] = [];
-  for (let h = 0; h < LO_HYPOTHESES; h++) {
-    const models = hypothesisModels(p, o, h, idx);
-    pool = keepBest(pool, models.map((F) => ({ F, ...scoreModel(F, p, o), h })));
-  }
+  const pool = firstCandidates(p, o, LO_HYPOTHESES);
   const run = { stop: "max-iterations" as const, hypotheses: LO_HYPOTHESES };
   const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
   const cpu = [], screening = [], cpuScreening = [];

@@ -7,7 +7,17 @@
  * @module
  */
 import { parseCsv as parse } from "../src/deps.ts";
-import { pcgHash, sampsonError } from "../src/fundamental.ts";
+import {
+  type Candidate,
+  hypothesisModels,
+  keepBest,
+  pcgHash,
+  type PreparedMatches,
+  type ResolvedOptions,
+  sampleSize,
+  sampsonError,
+  scoreModel,
+} from "../src/fundamental.ts";
 import { axisAngleRotation, mul3, normalizeSign, transpose3 } from "../src/linalg.ts";
 import type { PairTruth } from "../src/metric.ts";
 
@@ -174,4 +184,22 @@ export function syntheticQuality(
   });
   q.rms = Math.sqrt(q.rms / q.inliers);
   return q;
+}
+
+/**
+ * Candidates for the local optimisation, as the estimators keep them: the best
+ * models (scored in float64) of the first `hypotheses` hypotheses of `o.seed`.
+ */
+export function firstCandidates(
+  p: PreparedMatches,
+  o: ResolvedOptions,
+  hypotheses: number,
+): Candidate[] {
+  const idx = new Uint32Array(sampleSize(o.solver));
+  let pool: Candidate[] = [];
+  for (let h = 0; h < hypotheses; h++) {
+    const models = hypothesisModels(p, o, h, idx);
+    pool = keepBest(pool, models.map((F) => ({ F, ...scoreModel(F, p, o), h })));
+  }
+  return pool;
 }

@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
-import { loadRelpose, syntheticMatches, syntheticQuality } from "../bench/ransac_data.ts";
 import {
-  type Candidate,
+  firstCandidates,
+  loadRelpose,
+  syntheticMatches,
+  syntheticQuality,
+} from "../bench/ransac_data.ts";
+import {
   estimateFundamentalCpu,
-  hypothesisModels,
-  keepBest,
   type PreparedMatches,
   prepareMatches,
   type RansacOptions,
   recoverCandidates,
   resolveOptions,
-  sampleSize,
   type ScoredModel,
   scoreModel,
   screenCandidates,
@@ -121,12 +122,7 @@ for (const tuning of TUNINGS) {
         const s = syntheticMatches(n, 0.5, 0.5, n);
         const o = resolveOptions({ threshold: 1.5, score });
         const p = prepareMatches(s.points0, s.points1) as PreparedMatches;
-        const idx = new Uint32Array(sampleSize(o.solver));
-        let pool: Candidate[] = [];
-        for (let h = 0; h < 400; h++) {
-          const models = hypothesisModels(p, o, h, idx);
-          pool = keepBest(pool, models.map((F) => ({ F, ...scoreModel(F, p, o), h })));
-        }
+        const pool = firstCandidates(p, o, 400);
         const models = recoverCandidates(pool, p, o);
         const cpu = screenCandidates(models, p, o);
         const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
