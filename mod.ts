@@ -24,14 +24,14 @@ export {
   type MatcherOptions,
   type MatchOptions,
   type MatchResult,
-} from "./src/matcher.ts";
+} from "./src/pipeline/matcher.ts";
 export {
   BUNDLED_WEIGHTS,
   convertCheckpoint,
   type ConvertOptions,
   loadWeights,
   type ModelWeights,
-} from "./src/weights.ts";
+} from "./src/io/weights.ts";
 export {
   ArchitectureError,
   type BackboneVariant,
@@ -40,7 +40,7 @@ export {
   type LoftrConfig,
   type PosEncoding,
   type TransformerConfig,
-} from "./src/architecture.ts";
+} from "./src/model/architecture.ts";
 export {
   decodeImage,
   DEFAULT_RESIZE_POLICY,
@@ -49,9 +49,9 @@ export {
   ImageError,
   loadImage,
   type ResizePolicy,
-} from "./src/image.ts";
-export { drawMatches, type DrawMatchesOptions } from "./src/viz.ts";
-export { CheckpointError } from "./src/checkpoint/torch.ts";
+} from "./src/io/image.ts";
+export { drawMatches, type DrawMatchesOptions } from "./src/io/viz.ts";
+export { CheckpointError } from "./src/io/checkpoint/torch.ts";
 export {
   DEFAULT_MEMORY_BUDGET,
   type Dispatch,
@@ -67,17 +67,17 @@ export {
   type MemoryStats,
   type Precision,
   type Tensor,
-} from "./src/gpu.ts";
-export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model.ts";
-export type { GpuMatches, GridSize } from "./src/coarse_matching.ts";
-export type { Mat3, Vec3 } from "./src/linalg.ts";
+} from "./src/gpu/gpu.ts";
+export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model/loftr.ts";
+export type { GpuMatches, GridSize } from "./src/model/coarse_matching.ts";
+export type { Mat3, Vec3 } from "./src/geometry/linalg.ts";
 export {
   estimateFundamental,
   findFundamental,
   type FundamentalResult,
   type Points,
   type RansacOptions,
-} from "./src/ransac.ts";
+} from "./src/geometry/ransac_gpu.ts";
 export {
   eightPoint,
   enforceRank2,
@@ -87,14 +87,14 @@ export {
   type ScoreMethod,
   sevenPoint,
   type StopReason,
-} from "./src/fundamental.ts";
+} from "./src/geometry/fundamental.ts";
 export {
   decomposeEssential,
   type EssentialDecomposition,
   essentialFromFundamental,
   type RecoveredPose,
   recoverPose,
-} from "./src/pose.ts";
+} from "./src/geometry/pose.ts";
 export {
   maa,
   type MaaResult,
@@ -104,5 +104,5 @@ export {
   poseErrors,
   rotationError,
   translationError,
-} from "./src/metric.ts";
-export type { HostTensor } from "./src/weights.ts";
+} from "./src/geometry/metric.ts";
+export type { HostTensor } from "./src/io/weights.ts";

@@ -6,7 +6,7 @@
 #
 # With the argument `tunings`, a second run (one device call each: both fit in 10 minutes
 # apart, perhaps not together) benches the full model at 640×480 and RANSAC with the "cpu"
-# kernel tuning too (src/gpu.ts KernelTuning; a GPU gets "gpu" by default), to compare the
+# kernel tuning too (src/gpu/gpu.ts KernelTuning; a GPU gets "gpu" by default), to compare the
 # two sets of kernel shapes on the same GPU.
 #
 # Here:   ../shared/tools/gpu-pack

@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: where the time of LoFTR goes on this machine's WebGPU
- * adapter. Weights are synthetic (bench/synthetic.ts), so no checkpoint is
+ * adapter. Weights are synthetic (testing/synthetic_weights.ts), so no checkpoint is
  * needed; the cost of every stage does not depend on the weights' values.
  *
  * For each model and input size:
@@ -31,13 +31,13 @@ import {
   type KernelTuning,
   type Precision,
   type Tensor,
-} from "../src/gpu.ts";
-import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
-import { Matcher } from "../src/matcher.ts";
-import { readMatches } from "../src/coarse_matching.ts";
+} from "../src/gpu/gpu.ts";
+import { type GrayImage, loadImage, resizeArea } from "../src/io/image.ts";
+import { Matcher } from "../src/pipeline/matcher.ts";
+import { readMatches } from "../src/model/coarse_matching.ts";
 import { type MemoryRow, pairMemory } from "./memory.ts";
 import { benchRansac, type RansacBenchResult } from "./ransac.ts";
-import { type SyntheticModel, syntheticWeights } from "./synthetic.ts";
+import { type SyntheticModel, syntheticWeights } from "../testing/synthetic_weights.ts";
 
 const HELP = `Usage: deno task bench [options]
 

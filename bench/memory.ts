@@ -7,9 +7,9 @@
  * fine batches are sized from the input, not from the match count).
  * @module
  */
-import { Gpu, type KernelTuning, type Precision } from "../src/gpu.ts";
-import { LoFTR } from "../src/model.ts";
-import { type SyntheticModel, syntheticWeights } from "./synthetic.ts";
+import { Gpu, type KernelTuning, type Precision } from "../src/gpu/gpu.ts";
+import { LoFTR } from "../src/model/loftr.ts";
+import { type SyntheticModel, syntheticWeights } from "../testing/synthetic_weights.ts";
 
 /** Peak buffer memory of one pair at one size, in MiB. */
 export interface MemoryRow {

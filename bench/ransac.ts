@@ -19,11 +19,11 @@ import {
   recoverCandidates,
   resolveOptions,
   screenCandidates,
-} from "../src/fundamental.ts";
-import { Gpu } from "../src/gpu.ts";
-import { maa, poseErrors } from "../src/metric.ts";
-import { estimateFundamental, screenCandidatesGpu } from "../src/ransac.ts";
-import { firstCandidates, loadRelpose, syntheticMatches } from "./ransac_data.ts";
+} from "../src/geometry/fundamental.ts";
+import { Gpu } from "../src/gpu/gpu.ts";
+import { maa, poseErrors } from "../src/geometry/metric.ts";
+import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
+import { firstCandidates, loadRelpose, syntheticMatches } from "../testing/ransac_data.ts";
 
 /** Options of {@link benchRansac}. */
 export interface RansacBenchOptions {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createBackbone } from "../src/backbone.ts";
+import { createBackbone } from "../src/model/backbone.ts";
 import {
   conv2d,
   conv2dInputRows,
@@ -7,15 +7,15 @@ import {
   conv2dWeights,
   type ConvActivation,
   wholeMap,
-} from "../src/conv2d.ts";
-import { Gpu, GpuError, type KernelTuning } from "../src/gpu.ts";
-import { loadImage } from "../src/image.ts";
+} from "../src/kernels/conv2d.ts";
+import { Gpu, GpuError, type KernelTuning } from "../src/gpu/gpu.ts";
+import { loadImage } from "../src/io/image.ts";
 import {
   BUNDLED_WEIGHTS,
   type HostTensor,
   loadWeights,
   type ModelWeights,
-} from "../src/weights.ts";
+} from "../src/io/weights.ts";
 import {
   assertIdentical,
   fixture,

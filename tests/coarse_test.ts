@@ -3,12 +3,12 @@
 // (../shared/reference/README.md). Fixture tests use the committed copies in
 // tests/fixtures/tiny_real and the bundled weights; the deeper checks read ../shared.
 import assert from "node:assert/strict";
-import type { PosEncoding } from "../src/architecture.ts";
-import { coarseMatching, readMatches } from "../src/coarse_matching.ts";
-import { Gpu, type Tensor } from "../src/gpu.ts";
-import { addPositionEncoding, positionEncodingAxes } from "../src/position_encoding.ts";
-import { Transformer } from "../src/transformer.ts";
-import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/weights.ts";
+import type { PosEncoding } from "../src/model/architecture.ts";
+import { coarseMatching, readMatches } from "../src/model/coarse_matching.ts";
+import { Gpu, type Tensor } from "../src/gpu/gpu.ts";
+import { addPositionEncoding, positionEncodingAxes } from "../src/kernels/position_encoding.ts";
+import { Transformer } from "../src/model/transformer.ts";
+import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/io/weights.ts";
 import {
   fixture,
   fullRandomWeights,
@@ -27,7 +27,7 @@ function upload(gpu: Gpu, a: { shape: number[]; data: Float32Array | Int32Array 
   return gpu.tensor(a.shape, a.data as Float32Array);
 }
 
-/** Runs `fn` on a device of each kernel tuning (src/gpu.ts `KernelTuning`), in turn. */
+/** Runs `fn` on a device of each kernel tuning (src/gpu/gpu.ts `KernelTuning`), in turn. */
 async function withGpu(fn: (gpu: Gpu) => Promise<void>): Promise<void> {
   for (const tuning of TUNINGS) {
     const gpu = await Gpu.create({ tuning });

@@ -3,9 +3,9 @@
  * cases the tests run through `conv2d` at either precision.
  */
 import assert from "node:assert/strict";
-import { conv2d, conv2dWeights, type ConvActivation } from "../src/conv2d.ts";
-import type { Gpu, Precision } from "../src/gpu.ts";
-import type { HostTensor } from "../src/weights.ts";
+import { conv2d, conv2dWeights, type ConvActivation } from "../src/kernels/conv2d.ts";
+import type { Gpu, Precision } from "../src/gpu/gpu.ts";
+import type { HostTensor } from "../src/io/weights.ts";
 import { relL2, seededRandom } from "./util.ts";
 
 /** A `[C, H, W]` map in float64 on the CPU. */

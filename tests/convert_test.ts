@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { zipSync } from "../src/deps.ts";
-import { ArchitectureError } from "../src/architecture.ts";
-import { CheckpointError, unpickle } from "../src/checkpoint/pickle.ts";
-import { readTorchCheckpoint } from "../src/checkpoint/torch.ts";
+import { ArchitectureError } from "../src/model/architecture.ts";
+import { CheckpointError, unpickle } from "../src/io/checkpoint/pickle.ts";
+import { readTorchCheckpoint } from "../src/io/checkpoint/torch.ts";
 import { main } from "../src/cli/convert.ts";
 import { run } from "../src/cli/common.ts";
 import {
@@ -16,13 +16,13 @@ import {
   readSafetensors,
   SafetensorsError,
   writeSafetensors,
-} from "../src/safetensors.ts";
+} from "../src/io/safetensors.ts";
 import {
   BUNDLED_WEIGHTS,
   convertCheckpoint,
   type HostTensor,
   loadWeights,
-} from "../src/weights.ts";
+} from "../src/io/weights.ts";
 import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
 import {
   call,

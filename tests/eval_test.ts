@@ -4,20 +4,20 @@
 // tests/fixtures (row 0 of relpose/pairs.csv: fountain_0001 → fountain_0000).
 import assert from "node:assert/strict";
 import { parseCsv as parse, pngEncoder as pngModule } from "../src/deps.ts";
-import { barChart, cdfChart } from "../src/chart.ts";
-import { DatasetError, loadDataset } from "../src/dataset.ts";
+import { barChart, cdfChart } from "../src/io/chart.ts";
+import { DatasetError, loadDataset } from "../src/io/dataset.ts";
 import {
   estimateFromMatches,
   evaluate,
   type PairEvent,
   type PipelineConfig,
   ResultsFile,
-} from "../src/evaluate.ts";
-import { type GrayImage, loadImage, resizeArea } from "../src/image.ts";
-import { axisAngleRotation, mul3, mulVec3 } from "../src/linalg.ts";
-import { Matcher } from "../src/matcher.ts";
-import { maa, poseErrors } from "../src/metric.ts";
-import { refineMatches } from "../src/refine.ts";
+} from "../src/pipeline/evaluate.ts";
+import { type GrayImage, loadImage, resizeArea } from "../src/io/image.ts";
+import { axisAngleRotation, mul3, mulVec3 } from "../src/geometry/linalg.ts";
+import { Matcher } from "../src/pipeline/matcher.ts";
+import { maa, poseErrors } from "../src/geometry/metric.ts";
+import { refineMatches } from "../src/pipeline/ncc_refinement.ts";
 import { countBackboneRuns, fixture, runCli } from "./util.ts";
 
 const png = pngModule as {

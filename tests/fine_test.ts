@@ -2,11 +2,11 @@
 // ../shared/reference/full_random (full outdoor architecture, seeded random weights,
 // 320×240), each stage fed with the reference's own inputs and coarse match ids.
 import assert from "node:assert/strict";
-import { uploadMatches } from "../src/coarse_matching.ts";
-import { FineRefinement } from "../src/fine_refinement.ts";
-import { fineWindows } from "../src/fine_windows.ts";
-import { Gpu, type Tensor } from "../src/gpu.ts";
-import { Transformer } from "../src/transformer.ts";
+import { uploadMatches } from "../src/model/coarse_matching.ts";
+import { FineRefinement } from "../src/model/fine_refinement.ts";
+import { fineWindows } from "../src/kernels/fine_windows.ts";
+import { Gpu, type Tensor } from "../src/gpu/gpu.ts";
+import { Transformer } from "../src/model/transformer.ts";
 import { grayFromArray, Matcher } from "../mod.ts";
 import { fullRandomWeights, needsShared, readNpy, relL2, sharedDir, TUNINGS } from "./util.ts";
 

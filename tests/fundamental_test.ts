@@ -4,7 +4,7 @@ import {
   type SyntheticMatches,
   syntheticMatches,
   syntheticQuality,
-} from "../bench/ransac_data.ts";
+} from "../testing/ransac_data.ts";
 import {
   cubicRoots,
   eightPoint,
@@ -18,9 +18,9 @@ import {
   type RansacOptions,
   sampsonError,
   sevenPoint,
-} from "../src/fundamental.ts";
-import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../src/linalg.ts";
-import { maa, pairAccuracy, poseErrors } from "../src/metric.ts";
+} from "../src/geometry/fundamental.ts";
+import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../src/geometry/linalg.ts";
+import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
 import { fixture, needsShared, sharedDir } from "./util.ts";
 
 /** Largest entry difference of two matrices after unit-norm, sign-fixed scaling. */

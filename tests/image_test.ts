@@ -9,8 +9,8 @@ import {
   inputSize,
   loadImage,
   resizeArea,
-} from "../src/image.ts";
-import { drawMatches, viridis } from "../src/viz.ts";
+} from "../src/io/image.ts";
+import { drawMatches, viridis } from "../src/io/viz.ts";
 import { fixture, needsShared, sharedDir } from "./util.ts";
 
 // imagescript's PNG codecs (its main entry would need --allow-ffi).

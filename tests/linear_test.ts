@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Gpu } from "../src/gpu.ts";
-import { linear } from "../src/linear.ts";
+import { Gpu } from "../src/gpu/gpu.ts";
+import { linear } from "../src/kernels/linear.ts";
 import { relL2, seededRandom, TUNINGS } from "./util.ts";
 
 // Shapes: inside one tile of either tuning; then past a 64 × 64 tile with K

@@ -1,8 +1,8 @@
 // Matcher.matchMany: every pair of a set with each image's features computed once,
 // the same matches as Matcher.match pair by pair, and features released after use.
 import assert from "node:assert/strict";
-import { Gpu } from "../src/gpu.ts";
-import { Matcher } from "../src/matcher.ts";
+import { Gpu } from "../src/gpu/gpu.ts";
+import { Matcher } from "../src/pipeline/matcher.ts";
 import { countBackboneRuns, fixture } from "./util.ts";
 
 const IMAGES = [

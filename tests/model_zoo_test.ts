@@ -18,8 +18,8 @@ import {
   ModelZooError,
   readExpectedTensors,
   resolveModel,
-} from "../src/model_zoo.ts";
-import { BUNDLED_WEIGHTS, loadWeights } from "../src/weights.ts";
+} from "../src/io/model_zoo.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
 import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
 import { dict, int, type Op, pickle, tensorOp, torchZip } from "./torch_writer.ts";
 

@@ -4,7 +4,7 @@ import {
   loadRelpose,
   syntheticMatches,
   syntheticQuality,
-} from "../bench/ransac_data.ts";
+} from "../testing/ransac_data.ts";
 import {
   estimateFundamentalCpu,
   type PreparedMatches,
@@ -15,10 +15,10 @@ import {
   type ScoredModel,
   scoreModel,
   screenCandidates,
-} from "../src/fundamental.ts";
-import { Gpu } from "../src/gpu.ts";
-import { maa, pairAccuracy, poseErrors } from "../src/metric.ts";
-import { estimateFundamental, screenCandidatesGpu } from "../src/ransac.ts";
+} from "../src/geometry/fundamental.ts";
+import { Gpu } from "../src/gpu/gpu.ts";
+import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
+import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
 import { fixture, needsShared, sharedDir, TUNINGS } from "./util.ts";
 
 for (const tuning of TUNINGS) {

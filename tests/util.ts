@@ -1,11 +1,11 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
 import assert from "node:assert/strict";
-import { Gpu, type KernelTuning, type Tensor } from "../src/gpu.ts";
-import type { Matcher } from "../src/matcher.ts";
-import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/weights.ts";
+import { Gpu, type KernelTuning, type Tensor } from "../src/gpu/gpu.ts";
+import type { Matcher } from "../src/pipeline/matcher.ts";
+import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/io/weights.ts";
 
 /**
- * Both kernel tunings (src/gpu.ts `KernelTuning`): the tests of every kernel
+ * Both kernel tunings (src/gpu/gpu.ts `KernelTuning`): the tests of every kernel
  * with two entry points run with each, on a `Gpu.create({ tuning })`.
  */
 export const TUNINGS: readonly KernelTuning[] = ["cpu", "gpu"];

@@ -2,8 +2,8 @@
  * What every command-line entry point shares: one-line errors and exit codes.
  * @module
  */
-import type { Precision } from "../gpu.ts";
-import type { ResizePolicy } from "../image.ts";
+import type { Precision } from "../gpu/gpu.ts";
+import type { ResizePolicy } from "../io/image.ts";
 
 /** An error in the command line itself (bad option, wrong number of arguments). */
 export class UsageError extends Error {

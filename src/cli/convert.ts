@@ -5,8 +5,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { ConfigOverrides, LoftrConfig, TransformerConfig } from "../architecture.ts";
-import { convertCheckpoint, loadWeights } from "../weights.ts";
+import type { ConfigOverrides, LoftrConfig, TransformerConfig } from "../model/architecture.ts";
+import { convertCheckpoint, loadWeights } from "../io/weights.ts";
 import { type Output, runMain, UsageError } from "./common.ts";
 
 const HELP = `Converts a PyTorch LoFTR checkpoint (torch.save zip: .ckpt/.pt) to safetensors.

@@ -4,8 +4,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { barChart, cdfChart } from "../chart.ts";
-import { type Dataset, loadDataset } from "../dataset.ts";
+import { barChart, cdfChart } from "../io/chart.ts";
+import { type Dataset, loadDataset } from "../io/dataset.ts";
 import {
   type EvalSummary,
   evaluate,
@@ -15,11 +15,11 @@ import {
   recordsCsv,
   ResultsFile,
   summarize,
-} from "../evaluate.ts";
-import { type GrayImage, resizeArea } from "../image.ts";
-import { Matcher } from "../matcher.ts";
-import { resolveModel } from "../model_zoo.ts";
-import { drawMatches } from "../viz.ts";
+} from "../pipeline/evaluate.ts";
+import { type GrayImage, resizeArea } from "../io/image.ts";
+import { Matcher } from "../pipeline/matcher.ts";
+import { resolveModel } from "../io/model_zoo.ts";
+import { drawMatches } from "../io/viz.ts";
 import { fail, type Output, parsePrecision, parseResizePolicy, runMain } from "./common.ts";
 
 /** The options of the matching + RANSAC pipeline, shared by `eval` and `submit`. */

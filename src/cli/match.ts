@@ -3,12 +3,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadImage } from "../image.ts";
-import { Matcher, type MatchResult } from "../matcher.ts";
-import { resolveModel } from "../model_zoo.ts";
-import { coarseCells, ransacThreshold } from "../evaluate.ts";
-import { estimateFundamental } from "../ransac.ts";
-import { drawMatches } from "../viz.ts";
+import { loadImage } from "../io/image.ts";
+import { Matcher, type MatchResult } from "../pipeline/matcher.ts";
+import { resolveModel } from "../io/model_zoo.ts";
+import { coarseCells, ransacThreshold } from "../pipeline/evaluate.ts";
+import { estimateFundamental } from "../geometry/ransac_gpu.ts";
+import { drawMatches } from "../io/viz.ts";
 import { fail, type Output, parsePrecision, parseResizePolicy, runMain } from "./common.ts";
 
 const EXAMPLE = [

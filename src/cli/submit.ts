@@ -5,8 +5,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { estimatePairs, Progress } from "../evaluate.ts";
-import { readCsv } from "../dataset.ts";
+import { estimatePairs, Progress } from "../pipeline/evaluate.ts";
+import { readCsv } from "../io/dataset.ts";
 import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./eval.ts";
 import { fail, type Output, runMain } from "./common.ts";
 

@@ -14,7 +14,7 @@ import {
   type DownloadProgress,
   getModel,
   listModels,
-} from "../model_zoo.ts";
+} from "../io/model_zoo.ts";
 import { fail, runMain } from "./common.ts";
 
 const HELP = `Installs a known LoFTR model into the cache, for \`deno task match --model <name>\`.
