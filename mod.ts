@@ -17,6 +17,10 @@
  * @module
  */
 
+import { quietMesaWarning } from "./src/io/mesa.ts";
+
+quietMesaWarning();
+
 export {
   type ImageInput,
   InputImageError,
@@ -67,7 +71,7 @@ export {
   type MemoryStats,
   type Precision,
   type Tensor,
-} from "./src/gpu/gpu.ts";
+} from "./src/gpu/mod.ts";
 export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model/loftr.ts";
 export type { GpuMatches, GridSize } from "./src/model/coarse_matching.ts";
 export type { Mat3, Vec3 } from "./src/geometry/linalg.ts";

@@ -7,7 +7,7 @@
  * fine batches are sized from the input, not from the match count).
  * @module
  */
-import { Gpu, type KernelTuning, type Precision } from "../src/gpu/gpu.ts";
+import { Gpu, type KernelTuning, type Precision } from "../src/gpu/mod.ts";
 import { LoFTR } from "../src/model/loftr.ts";
 import { type SyntheticModel, syntheticWeights } from "../testing/synthetic_weights.ts";
 

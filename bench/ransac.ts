@@ -20,10 +20,11 @@ import {
   resolveOptions,
   screenCandidates,
 } from "../src/geometry/fundamental.ts";
-import { Gpu } from "../src/gpu/gpu.ts";
+import { Gpu } from "../src/gpu/mod.ts";
 import { maa, poseErrors } from "../src/geometry/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
 import { firstCandidates, loadRelpose, syntheticMatches } from "../testing/ransac_data.ts";
+import { aggregate, profiled } from "./profile.ts";
 
 /** Options of {@link benchRansac}. */
 export interface RansacBenchOptions {
@@ -302,4 +303,47 @@ if (import.meta.main) {
   } finally {
     gpu.destroy();
   }
+}
+
+/** RANSAC figures per synthetic set: bench/ransac.ts's own, and its kernels' GPU time per call. */
+export interface RansacRun {
+  adapter: string;
+  sets: (RansacBenchResult["synthetic"][number] & {
+    hypothesesGpuMs: number | null;
+    reduceGpuMs: number | null;
+    /** GPU time of one screening dispatch (8 candidates × 10 IRLS steps). */
+    screenGpuMs: number | null;
+  })[];
+}
+
+/** Runs bench/ransac.ts (dev set: the repository's 4 fixture pairs) with the profiler on. */
+export async function benchRansacKernels(gpu: Gpu, reps: number): Promise<RansacRun> {
+  let result: RansacBenchResult | null = null;
+  const devDir = new URL("../tests/fixtures/relpose", import.meta.url).pathname;
+  const p = await profiled(gpu, async (mark) => {
+    result = await benchRansac(gpu, { devDir, repeats: reps, python: null });
+    mark("ransac");
+  });
+  const rows = aggregate([p.rows]);
+  const row = (entry: string, matches: number) =>
+    rows.find((r) => r.kernel === `ransac.wgsl:${entry}` && r.shape === `${matches} matches`);
+  // benchRansac calls estimateFundamental once to warm up and `reps` times per set.
+  const perCall = (entry: string, matches: number) => {
+    const r = row(entry, matches);
+    return r?.ms == null ? null : r.ms / (reps + 1);
+  };
+  // `screen` also runs alone in timeLocalOptimisation: per dispatch.
+  const perDispatch = (entry: string, matches: number) => {
+    const r = row(entry, matches);
+    return r?.ms == null ? null : r.ms / r.calls;
+  };
+  return {
+    adapter: result!.adapter,
+    sets: result!.synthetic.map((s) => ({
+      ...s,
+      hypothesesGpuMs: perCall("hypotheses", s.matches),
+      reduceGpuMs: perCall("reduce", s.matches),
+      screenGpuMs: perDispatch("screen", s.matches),
+    })),
+  };
 }

@@ -8,7 +8,7 @@ import {
   type ConvActivation,
   wholeMap,
 } from "../src/kernels/conv2d.ts";
-import { Gpu, GpuError, type KernelTuning } from "../src/gpu/gpu.ts";
+import { Gpu, GpuError, type KernelTuning } from "../src/gpu/mod.ts";
 import { loadImage } from "../src/io/image.ts";
 import {
   BUNDLED_WEIGHTS,

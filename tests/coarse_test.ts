@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { PosEncoding } from "../src/model/architecture.ts";
 import { coarseMatching, readMatches } from "../src/model/coarse_matching.ts";
-import { Gpu, type Tensor } from "../src/gpu/gpu.ts";
+import { Gpu, type Tensor } from "../src/gpu/mod.ts";
 import { addPositionEncoding, positionEncodingAxes } from "../src/kernels/position_encoding.ts";
 import { Transformer } from "../src/model/transformer.ts";
 import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/io/weights.ts";

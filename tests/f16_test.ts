@@ -10,7 +10,7 @@ import { syntheticWeights } from "../testing/synthetic_weights.ts";
 import { createBackbone } from "../src/model/backbone.ts";
 import { cast } from "../src/kernels/cast.ts";
 import { conv2d, conv2dWeights } from "../src/kernels/conv2d.ts";
-import { Gpu, GpuError, type Precision } from "../src/gpu/gpu.ts";
+import { Gpu, GpuError, type Precision } from "../src/gpu/mod.ts";
 import { loadImage } from "../src/io/image.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
 import { LoFTR } from "../src/model/loftr.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { uploadMatches } from "../src/model/coarse_matching.ts";
 import { FineRefinement } from "../src/model/fine_refinement.ts";
 import { fineWindows } from "../src/kernels/fine_windows.ts";
-import { Gpu, type Tensor } from "../src/gpu/gpu.ts";
+import { Gpu, type Tensor } from "../src/gpu/mod.ts";
 import { Transformer } from "../src/model/transformer.ts";
 import { grayFromArray, Matcher } from "../mod.ts";
 import { fullRandomWeights, needsShared, readNpy, relL2, sharedDir, TUNINGS } from "./util.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Gpu } from "../src/gpu/gpu.ts";
+import { Gpu } from "../src/gpu/mod.ts";
 import { linear } from "../src/kernels/linear.ts";
 import { relL2, seededRandom, TUNINGS } from "./util.ts";
 

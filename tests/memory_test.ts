@@ -3,7 +3,7 @@
 // nothing (bench/memory.ts); checked first against real runs.
 import assert from "node:assert/strict";
 import { pairMemory } from "../bench/memory.ts";
-import { Gpu, type KernelTuning, type Precision } from "../src/gpu/gpu.ts";
+import { Gpu, type KernelTuning, type Precision } from "../src/gpu/mod.ts";
 import { needsShaderF16, TUNINGS } from "./util.ts";
 
 /** The replayed peaks of both architectures equal real runs on this adapter at `precision`. */

@@ -16,7 +16,7 @@ import {
   scoreModel,
   screenCandidates,
 } from "../src/geometry/fundamental.ts";
-import { Gpu } from "../src/gpu/gpu.ts";
+import { Gpu } from "../src/gpu/mod.ts";
 import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
 import { fixture, needsShared, sharedDir, TUNINGS } from "./util.ts";

@@ -1,8 +1,11 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
 import assert from "node:assert/strict";
-import { Gpu, type KernelTuning, type Tensor } from "../src/gpu/gpu.ts";
+import { Gpu, type KernelTuning, type Tensor } from "../src/gpu/mod.ts";
 import type { Matcher } from "../src/pipeline/matcher.ts";
 import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/io/weights.ts";
+import { quietMesaWarning } from "../src/io/mesa.ts";
+
+quietMesaWarning();
 
 /**
  * Both kernel tunings (src/gpu/gpu.ts `KernelTuning`): the tests of every kernel

@@ -2,8 +2,9 @@
  * What every command-line entry point shares: one-line errors and exit codes.
  * @module
  */
-import type { Precision } from "../gpu/gpu.ts";
+import type { Precision } from "../gpu/mod.ts";
 import type { ResizePolicy } from "../io/image.ts";
+import { quietMesaWarning } from "../io/mesa.ts";
 
 /** An error in the command line itself (bad option, wrong number of arguments). */
 export class UsageError extends Error {
@@ -51,8 +52,9 @@ export async function run(
   }
 }
 
-/** Runs a command with `Deno.args` and exits with its code. */
+/** Runs a command with `Deno.args` (Mesa kept quiet) and exits with its code. */
 export async function runMain(command: Command): Promise<void> {
+  quietMesaWarning();
   Deno.exit(await run(command, Deno.args));
 }
 

@@ -33,59 +33,33 @@ import {
   segments,
   SEGMENTS_PER_BATCH,
 } from "./fundamental.ts";
-import { type Gpu, grid, type KernelTuning, type Tensor } from "../gpu/gpu.ts";
-
-const SHADER = new URL("../kernels/ransac.wgsl", import.meta.url);
+import type { Gpu, Tensor } from "../gpu/mod.ts";
+import {
+  type RansacProblem,
+  readRecord,
+  RECORD_FLOATS,
+  scoreHypotheses,
+  screenRecords,
+} from "../kernels/ransac.ts";
 
 export type { FundamentalResult, Points, RansacOptions } from "./fundamental.ts";
 
-/** Floats per record: score, inliers (u32 bits), index (u32 bits), F (9). */
-const REC = 12;
-const WG = 64;
-/** Invocations sharing a hypothesis per kernel tuning (`LANES` of kernels/ransac.wgsl). */
-const LANES: Record<KernelTuning, number> = { cpu: 1, gpu: 64 };
-
-/** The override constants of kernels/ransac.wgsl for `gpu` and the options. */
-function constants(gpu: Gpu, o: ResolvedOptions): Record<string, number> {
+/** The kernels' view of one estimation: sizes, scales, thresholds and constants. */
+function problem(p: PreparedMatches, o: ResolvedOptions): RansacProblem {
   return {
-    M: sampleSize(o.solver),
-    SCORE: o.score === "magsac" ? 0 : 1,
-    WG,
-    LANES: LANES[gpu.tuning],
-  };
-}
-
-/** The uniform block (`Params` of kernels/ransac.wgsl) of a dispatch on hypotheses [first, first + count). */
-function params(
-  p: PreparedMatches,
-  o: ResolvedOptions,
-  first: number,
-  count: number,
-  segment: number,
-): { u32: number[]; f32: number[] } {
-  return {
-    u32: [p.n, first, count, o.seed >>> 0, segment, SCREENING_LO_ITERATIONS],
-    f32: [
-      p.norm0.scale ** 2,
-      p.norm1.scale ** 2,
-      o.threshold ** 2,
-      o.maxThreshold ** 2,
-      MAGSAC_CONSTANTS.uk,
-      MAGSAC_CONSTANTS.gammaK,
-      MAGSAC_CONSTANTS.lossMax,
-      LO_CONVERGED,
-    ],
-  };
-}
-
-/** Record `k` of `rec` as a candidate. */
-function record(rec: Float32Array, k: number): Candidate {
-  const r = k * REC, bits = new Uint32Array(rec.buffer, rec.byteOffset + 4 * r, 3);
-  return {
-    score: rec[r],
-    inliers: bits[1],
-    h: bits[2],
-    F: Float64Array.from(rec.subarray(r + 3, r + REC)),
+    n: p.n,
+    seed: o.seed,
+    sampleSize: sampleSize(o.solver) as 7 | 8,
+    score: o.score,
+    s0sq: p.norm0.scale ** 2,
+    s1sq: p.norm1.scale ** 2,
+    thr2: o.threshold ** 2,
+    max2: o.maxThreshold ** 2,
+    uk: MAGSAC_CONSTANTS.uk,
+    gammaK: MAGSAC_CONSTANTS.gammaK,
+    lossMax: MAGSAC_CONSTANTS.lossMax,
+    iterations: SCREENING_LO_ITERATIONS,
+    converged: LO_CONVERGED,
   };
 }
 
@@ -120,14 +94,10 @@ export async function estimateFundamental(
   const o = resolveOptions(options);
   const p = prepareMatches(points0, points1);
   if (!("data" in p)) return p;
-  const lanes = LANES[gpu.tuning];
-  const [solve, reduce] = await Promise.all([
-    gpu.kernel(SHADER, "hypotheses", constants(gpu, o)),
-    gpu.kernel(SHADER, "reduce", constants(gpu, o)),
-  ]);
+  const kp = problem(p, o);
   const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
-  const hyp = gpu.tensor([Math.min(o.batchSize, o.maxIterations), REC]);
-  const best = gpu.tensor([SEGMENTS_PER_BATCH, REC]);
+  const hyp = gpu.tensor([Math.min(o.batchSize, o.maxIterations), RECORD_FLOATS]);
+  const best = gpu.tensor([SEGMENTS_PER_BATCH, RECORD_FLOATS]);
   try {
     let pool: Candidate[] = [];
     const schedule = batches(p.n, o);
@@ -135,21 +105,21 @@ export async function estimateFundamental(
     while (!step.done) {
       const [first, count] = step.value;
       const segs = segments(first, count);
-      const uniforms = params(p, o, first, count, segs[0][1]);
-      gpu.dispatch({
-        pipeline: solve,
-        buffers: [pts, hyp],
-        ...uniforms,
-        workgroups: grid(count * lanes, WG),
-      });
-      gpu.dispatch({
-        pipeline: reduce,
-        buffers: [hyp, best],
-        ...uniforms,
-        workgroups: [segs.length],
-      });
-      const rec = await gpu.read(best, segs.length * REC) as Float32Array;
-      const winners = segs.map((_, s) => record(rec, s)).filter((c) => c.score >= 0);
+      await scoreHypotheses(
+        gpu,
+        kp,
+        pts,
+        {
+          first,
+          count,
+          segment: segs[0][1],
+          segments: segs.length,
+        },
+        hyp,
+        best,
+      );
+      const rec = await gpu.read(best, segs.length * RECORD_FLOATS) as Float32Array;
+      const winners = segs.map((_, s) => readRecord(rec, s)).filter((c) => c.score >= 0);
       pool = keepBest(pool, winners);
       step = schedule.next(pool[0]?.inliers ?? 0);
     }
@@ -185,24 +155,18 @@ export async function screenCandidatesGpu(
   o: ResolvedOptions,
   models: Float64Array[],
 ): Promise<ScoredModel[]> {
-  const pipeline = await gpu.kernel(SHADER, "screen", constants(gpu, o));
-  const data = new Float32Array(models.length * REC);
-  models.forEach((F, k) => data.set(F, k * REC + 3));
-  const recs = gpu.tensor([models.length, REC], data);
+  const data = new Float32Array(models.length * RECORD_FLOATS);
+  models.forEach((F, k) => data.set(F, k * RECORD_FLOATS + 3));
+  const records = gpu.tensor([models.length, RECORD_FLOATS], data);
   try {
-    gpu.dispatch({
-      pipeline,
-      buffers: [pts, recs],
-      ...params(p, o, 0, models.length, 0),
-      workgroups: [models.length],
-    });
-    const rec = await gpu.read(recs) as Float32Array;
+    await screenRecords(gpu, problem(p, o), pts, records);
+    const rec = await gpu.read(records) as Float32Array;
     return models.map((_, k) => {
-      const { F, score } = record(rec, k);
+      const { F, score } = readRecord(rec, k);
       return { F, score };
     });
   } finally {
-    gpu.release(recs);
+    gpu.release(records);
   }
 }
 

@@ -4,7 +4,7 @@
  * and widens its two output maps to f32 with it.
  * @module
  */
-import { type Gpu, GpuError, grid, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, GpuError, grid, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./cast.wgsl", import.meta.url);
 
@@ -25,9 +25,9 @@ export async function cast(gpu: Gpu, t: Tensor, dtype: "f32" | "f16"): Promise<T
   if (!entry) throw new GpuError(`no conversion from ${t.dtype} to ${dtype}`);
   const out = gpu.tensor(t.shape, undefined, dtype);
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, entry, {}, "f16"),
-    buffers: [t, out],
-    u32: [t.size],
+    kernel: await gpu.kernel(SHADER, entry, {}, "f16"),
+    bindings: entry === "to_f32" ? { narrow: t, wide: out } : { wide_in: t, narrow_out: out },
+    uniforms: { n: t.size },
     workgroups: grid(t.size, WG),
     bytes: 6 * t.size,
   });

@@ -22,7 +22,7 @@ import {
   type KernelTuning,
   type Precision,
   type Tensor,
-} from "../gpu/gpu.ts";
+} from "../gpu/mod.ts";
 
 const SHADER = new URL("./conv2d.wgsl", import.meta.url);
 
@@ -260,7 +260,7 @@ export async function conv2dStrip(
     mode = hr === ho && wr === wo ? 1 : 2;
   }
   const entry = ENTRY[gpu.tuning];
-  const pipeline = await gpu.kernel(SHADER, entry.name, {
+  const kernel = await gpu.kernel(SHADER, entry.name, {
     KSIZE: k,
     STRIDE: stride,
     ACT: ACT[options.activation ?? "none"],
@@ -268,14 +268,15 @@ export async function conv2dStrip(
   }, precision);
   const count = rows.end - rows.first;
   gpu.dispatch({
-    pipeline,
-    buffers: [x.tensor, w.weight, w.bias, r ?? w.bias, y.tensor],
-    // Params of conv2d.wgsl: the maps, then the strips held and the rows computed.
-    u32: [
-      ...[cin, x.height, wd, cout, ho, wo, pad, hr, wr],
-      ...[x.first, xRows, y.first, yRows, rows.first, count],
-    ],
-    f32: [alignCornersScale(hr, ho), alignCornersScale(wr, wo)],
+    kernel,
+    bindings: { x: x.tensor, wt: w.weight, b: w.bias, r: r ?? w.bias, y: y.tensor },
+    uniforms: {
+      // The maps, then the strips held and the rows computed.
+      ...{ cin, h: x.height, w: wd, cout, ho, wo, pad, hr, wr },
+      ...{ x_first: x.first, x_rows: xRows, y_first: y.first, y_rows: yRows },
+      ...{ oy_first: rows.first, oy_count: count },
+      ...{ scale_y: alignCornersScale(hr, ho), scale_x: alignCornersScale(wr, wo) },
+    },
     workgroups: entry.grid(count, wo, cout),
     flops: 2 * cout * cin * k * k * count * wo,
   });

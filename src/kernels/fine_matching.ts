@@ -3,7 +3,7 @@
  * @module
  */
 import { liveSlots, type MatchBatch } from "./fine_windows.ts";
-import { type Gpu, grid, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, grid, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./fine_matching.wgsl", import.meta.url);
 
@@ -32,9 +32,15 @@ export async function fineExpectation(
   const C = f0.shape[1];
   const ww = window * window;
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, "expectation"),
-    buffers: [batch.matches.buffer, f0, f1, out.heatmap, out.refined],
-    u32: [batch.first, batch.slots, C, window],
+    kernel: await gpu.kernel(SHADER, "expectation"),
+    bindings: {
+      matches: batch.matches.buffer,
+      f0,
+      f1,
+      heatmap: out.heatmap,
+      refined: out.refined,
+    },
+    uniforms: { first: batch.first, slots: batch.slots, C, W: window },
     workgroups: grid(batch.slots, 64),
     live: { ...liveSlots(batch), perSlot: 1, perGroup: 64 },
     // W² dot products of C, then softmax and moments (about 14 per position).

@@ -3,7 +3,7 @@
  * @module
  */
 import type { GpuMatches } from "../model/coarse_matching.ts";
-import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./fine_windows.wgsl", import.meta.url);
 
@@ -39,9 +39,13 @@ export async function gatherRows(
   const C = tokens.shape[1];
   const out = gpu.tensor([batch.slots, C]);
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, "gather_rows"),
-    buffers: [batch.matches.buffer, tokens, null, out],
-    u32: [batch.first, batch.slots, side, C, 0, 0, 0, 0, 0, 0],
+    kernel: await gpu.kernel(SHADER, "gather_rows"),
+    bindings: { matches: batch.matches.buffer, src: tokens, out },
+    // The window fields are unused by gather_rows.
+    uniforms: {
+      ...{ first: batch.first, slots: batch.slots, side, C },
+      ...{ Cp: 0, Wc: 0, ratio: 0, Hf: 0, Wf: 0, W: 0 },
+    },
     workgroups: grid(out.size, 64),
     live: { ...liveSlots(batch), perSlot: C, perGroup: 64 },
     flops: 0, // a gather: memory traffic only
@@ -79,9 +83,12 @@ export async function fineWindows(
   const perSlot = g.window ** 2 * (Cf + Cp);
   const out = gpu.tensor([batch.slots * g.window ** 2, Cf + Cp]);
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, "windows"),
-    buffers: [batch.matches.buffer, fine, proj, out],
-    u32: [batch.first, batch.slots, side, Cf, Cp, g.coarseWidth, g.ratio, Hf, Wf, g.window],
+    kernel: await gpu.kernel(SHADER, "windows"),
+    bindings: { matches: batch.matches.buffer, src: fine, proj, out },
+    uniforms: {
+      ...{ first: batch.first, slots: batch.slots, side, C: Cf, Cp, Wc: g.coarseWidth },
+      ...{ ratio: g.ratio, Hf, Wf, W: g.window },
+    },
     workgroups: grid(out.size, 64),
     live: { ...liveSlots(batch), perSlot, perGroup: 64 },
     flops: 0, // a gather: memory traffic only

@@ -2,7 +2,7 @@
  * Layer normalisation of token rows (`layer_norm.wgsl`).
  * @module
  */
-import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./layer_norm.wgsl", import.meta.url);
 
@@ -28,10 +28,9 @@ export async function layerNorm(
   const [L, C] = x.shape;
   const y = gpu.tensor([L, C]);
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, "main", { RESIDUAL: residual ? 1 : 0 }),
-    buffers: [x, norm.weight, norm.bias, residual ?? x, y],
-    u32: [L, C],
-    f32: [eps],
+    kernel: await gpu.kernel(SHADER, "main", { RESIDUAL: residual ? 1 : 0 }),
+    bindings: { x, gamma: norm.weight, beta: norm.bias, r: residual ?? x, y },
+    uniforms: { L, C, eps },
     workgroups: grid(L, 64),
     live: live && { ...live, perSlot: L / live.slots, perGroup: 64 },
     // Per element: mean (1), variance (3), normalise and affine (4), residual (1).

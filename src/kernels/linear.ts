@@ -2,7 +2,7 @@
  * Linear layers over token sequences (`linear.wgsl`).
  * @module
  */
-import { type Gpu, groups, type KernelTuning, type LiveSlots, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, groups, type KernelTuning, type LiveSlots, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./linear.wgsl", import.meta.url);
 
@@ -60,14 +60,13 @@ export async function linear(
   const y = gpu.tensor([M, N]);
   const { entry, tile } = SHAPE[gpu.tuning];
   const live = options.live;
-  const pipeline = await gpu.kernel(SHADER, entry, {
+  const kernel = await gpu.kernel(SHADER, entry, {
     ACT: ACT[options.activation ?? "none"],
   });
   gpu.dispatch({
-    pipeline,
-    buffers: [x, x2, w.weight, w.bias, y],
-    u32: [M, N, K, K1],
-    f32: [options.scale ?? 1],
+    kernel,
+    bindings: { x, x2, w: w.weight, b: w.bias, y },
+    uniforms: { M, N, K, K1, scale: options.scale ?? 1 },
     workgroups: [groups(N, tile), groups(M, tile)],
     live: live && { ...live, perSlot: M / live.slots, perGroup: tile, x: groups(N, tile) },
     flops: 2 * M * N * K,

@@ -2,7 +2,7 @@
  * Linear attention over token sequences (`linear_attention.wgsl`).
  * @module
  */
-import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./linear_attention.wgsl", import.meta.url);
 
@@ -38,18 +38,18 @@ export async function linearAttention(
   const chunks = gpu.tuning === "gpu" && !live ? Math.ceil(S / KV_CHUNK) : 1;
   const partial = chunks > 1 ? gpu.tensor([chunks, ...kv.shape]) : kv;
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, "kv_sum"),
-    buffers: [K, v, partial],
-    u32: [S, C, D, S, batch, chunks > 1 ? KV_CHUNK : S],
+    kernel: await gpu.kernel(SHADER, "kv_sum"),
+    bindings: { a: K, b: v, out: partial },
+    uniforms: { rows: S, C, D, S, B: batch, chunk: chunks > 1 ? KV_CHUNK : S },
     workgroups: grid(partial.size, 64),
     live: live && { ...live, perSlot: kv.size / batch, perGroup: 64 },
     flops: 2 * batch * S * C * (D + 1),
   });
   if (chunks > 1) {
     gpu.dispatch({
-      pipeline: await gpu.kernel(SHADER, "kv_total"),
-      buffers: [partial, null, kv],
-      u32: [S, C, D, S, batch, chunks],
+      kernel: await gpu.kernel(SHADER, "kv_total"),
+      bindings: { a: partial, out: kv },
+      uniforms: { rows: S, C, D, S, B: batch, chunk: chunks },
       workgroups: grid(kv.size, 64),
       flops: partial.size,
     });
@@ -57,9 +57,9 @@ export async function linearAttention(
   }
   const msg = gpu.tensor([batch * L, C]);
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER, "attend"),
-    buffers: [Q, kv, msg],
-    u32: [L, C, D, S, batch, 1],
+    kernel: await gpu.kernel(SHADER, "attend"),
+    bindings: { a: Q, b: kv, out: msg },
+    uniforms: { rows: L, C, D, S, B: batch, chunk: 1 },
     workgroups: grid(msg.size, 64),
     live: live && { ...live, perSlot: msg.size / batch, perGroup: 64 },
     flops: 4 * batch * L * C * D,

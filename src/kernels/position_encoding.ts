@@ -3,7 +3,7 @@
  * @module
  */
 import type { PosEncoding } from "../model/architecture.ts";
-import { type Gpu, grid, type Tensor } from "../gpu/gpu.ts";
+import { type Gpu, grid, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./position_encoding.wgsl", import.meta.url);
 
@@ -64,9 +64,9 @@ export async function addPositionEncoding(
   }
   const tokens = gpu.tensor([H * W, C]);
   gpu.dispatch({
-    pipeline: await gpu.kernel(SHADER),
-    buffers: [feat, axes, tokens],
-    u32: [C, H, W],
+    kernel: await gpu.kernel(SHADER),
+    bindings: { feat, axes, tokens },
+    uniforms: { C, H, W },
     workgroups: grid(C * H * W, 64),
     flops: C * H * W,
     bytes: 2 * 4 * C * H * W,

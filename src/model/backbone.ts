@@ -45,7 +45,7 @@ import {
   wholeMap,
 } from "../kernels/conv2d.ts";
 import { cast } from "../kernels/cast.ts";
-import { ELEMENT_BYTES, type Gpu, type Precision, type Tensor } from "../gpu/gpu.ts";
+import { ELEMENT_BYTES, type Gpu, type Precision, type Tensor } from "../gpu/mod.ts";
 import type { HostTensor, ModelWeights } from "../io/weights.ts";
 
 /** BatchNorm epsilon of both published models (PyTorch's default). */

@@ -1,12 +1,21 @@
 /**
- * Coarse matching: dual softmax with mutual nearest neighbours, threshold and
- * border removal (`kernels/dual_softmax.wgsl`), in row tiles of bounded size.
+ * The coarse matching stage: similarities of the two images' coarse features
+ * (a linear layer with image 1's features as weights), dual softmax with mutual
+ * nearest neighbours, threshold and border removal (kernels/dual_softmax.ts),
+ * in row tiles of bounded size; the match list stays on the GPU.
  * @module
  */
-import { type Gpu, grid, type KernelTuning, type Tensor } from "../gpu/gpu.ts";
+import type { Gpu, Tensor } from "../gpu/mod.ts";
+import {
+  type DualSoftmaxProblem,
+  type DualSoftmaxState,
+  lineBest,
+  lineStats,
+  mutualMatches,
+  type SimilarityTile,
+  tileConfidence,
+} from "../kernels/dual_softmax.ts";
 import { linear } from "../kernels/linear.ts";
-
-const SHADER = new URL("../kernels/dual_softmax.wgsl", import.meta.url);
 
 /** Options of {@link coarseMatching}. */
 export interface CoarseMatchingOptions {
@@ -57,15 +66,6 @@ export interface GridSize {
 const DEFAULT_TILE_BYTES = 64 * 2 ** 20;
 
 /**
- * Workgroup size of the row and column kernels of kernels/dual_softmax.wgsl,
- * and the invocations that share a row or a column, per kernel tuning.
- */
-const COOPERATION: Record<KernelTuning, { wg: number; rowLanes: number; colLanes: number }> = {
-  cpu: { wg: 64, rowLanes: 1, colLanes: 1 },
-  gpu: { wg: 256, rowLanes: 256, colLanes: 8 },
-};
-
-/**
  * Dual-softmax matching of coarse features `f0` `[L, C]` and `f1` `[S, C]`
  * on grids `grid0`, `grid1`. The features are not consumed.
  */
@@ -84,28 +84,32 @@ export async function coarseMatching(
   if (options.keepConfidence && tileRows < L) {
     throw new Error(`coarseMatching: a ${L}×${S} confidence matrix does not fit in one tile`);
   }
-  const { wg, rowLanes, colLanes } = COOPERATION[gpu.tuning];
-  const kernel = (entry: string) => gpu.kernel(SHADER, entry);
-  const rowKernel = (entry: string) => gpu.kernel(SHADER, entry, { WG: wg, LANES: rowLanes });
-  const colKernel = (entry: string) => gpu.kernel(SHADER, entry, { WG: wg, LANES: colLanes });
-  const rowGroups = (T: number) => grid(T, wg / rowLanes);
-  const colGroups = grid(S, wg / colLanes);
+  const problem: DualSoftmaxProblem = {
+    L,
+    S,
+    grid0,
+    grid1,
+    border: options.borderRemoval,
+    threshold: options.threshold,
+  };
   const zeros = gpu.tensor([S]);
   gpu.zero(zeros);
   const f1AsWeight = { weight: f1, bias: zeros };
-  const rowStats = gpu.tensor([L, 2]);
-  const colStats = gpu.tensor([S, 2]);
-  const rowBest = gpu.tensor([L, 2], undefined, "u32");
-  const colBest = gpu.tensor([S, 2], undefined, "u32");
+  const state: DualSoftmaxState = {
+    rowStats: gpu.tensor([L, 2]),
+    colStats: gpu.tensor([S, 2]),
+    rowBest: gpu.tensor([L, 2], undefined, "u32"),
+    colBest: gpu.tensor([S, 2], undefined, "u32"),
+  };
   const tiles = Math.ceil(L / tileRows);
   const rowsBuffer = tiles > 1 ? gpu.tensor([tileRows, C]) : null;
 
   // The similarity of rows i0 .. i0+T-1 against every column.
   let cached: Tensor | null = null;
-  const similarity = async (t: number): Promise<[Tensor, number, number]> => {
+  const similarity = async (t: number): Promise<SimilarityTile> => {
     const i0 = t * tileRows;
     const T = Math.min(tileRows, L - i0);
-    if (cached && tiles === 1) return [cached, i0, T];
+    if (cached && tiles === 1) return { sim: cached, i0, T };
     let rows = f0;
     if (rowsBuffer) {
       gpu.copy(f0, rowsBuffer, T * C * 4, i0 * C * 4, 0);
@@ -113,92 +117,26 @@ export async function coarseMatching(
     }
     gpu.release(cached);
     cached = await linear(gpu, rows, f1AsWeight, { scale: 1 / (C * options.temperature) });
-    return [cached, i0, T];
+    return { sim: cached, i0, T };
   };
-  // Counts per similarity entry: statistics max + exp-sum (4 flops); best entry
-  // 2·sim − log-sum-exp (a logarithm and 3 flops, counted 4). Each pass reads the
-  // tile once, plus its row/column values.
-  const cost = (T: number, perEntry: number, rows: number, cols: number) => ({
-    flops: perEntry * T * S,
-    bytes: 4 * (T * S + rows * T + cols * S),
-  });
-  const params = (i0: number, T: number, first: boolean) => ({
-    u32: [
-      T,
-      i0,
-      S,
-      L,
-      grid0.width,
-      grid0.height,
-      grid1.width,
-      grid1.height,
-      options.borderRemoval,
-      first ? 1 : 0,
-    ],
-    f32: [options.threshold],
-  });
 
   for (let t = 0; t < tiles; t++) {
-    const [sim, i0, T] = await similarity(t);
-    const u = params(i0, T, t === 0);
-    gpu.dispatch({
-      pipeline: await rowKernel("row_stats"),
-      buffers: [sim, rowStats],
-      ...u,
-      workgroups: rowGroups(T),
-      ...cost(T, 4, 2, 0),
-    });
-    gpu.dispatch({
-      pipeline: await colKernel("col_stats"),
-      buffers: [sim, null, colStats],
-      ...u,
-      workgroups: colGroups,
-      ...cost(T, 4, 0, t === 0 ? 2 : 4),
-    });
+    await lineStats(gpu, problem, await similarity(t), t === 0, state);
   }
   let confidence: Tensor | undefined;
   for (let t = 0; t < tiles; t++) {
-    const [sim, i0, T] = await similarity(t);
-    const u = params(i0, T, t === 0);
-    const stats = [sim, rowStats, colStats];
-    gpu.dispatch({
-      pipeline: await rowKernel("row_best"),
-      buffers: [...stats, rowBest],
-      ...u,
-      workgroups: rowGroups(T),
-      ...cost(T, 4, 2, 2),
-    });
-    gpu.dispatch({
-      pipeline: await colKernel("col_best"),
-      buffers: [...stats, null, colBest],
-      ...u,
-      workgroups: colGroups,
-      ...cost(T, 4, 2, t === 0 ? 2 : 4),
-    });
+    const tile = await similarity(t);
+    await lineBest(gpu, problem, tile, t === 0, state);
     if (options.keepConfidence) {
       confidence = gpu.tensor([L, S]);
-      gpu.dispatch({
-        pipeline: await kernel("confidence"),
-        buffers: [...stats, null, null, confidence],
-        ...u,
-        workgroups: grid(L * S, 64),
-        flops: 8 * T * S,
-        bytes: 4 * (2 * T * S + 2 * T + 2 * S),
-      });
+      await tileConfidence(gpu, problem, tile, state, confidence);
     }
   }
   const capacity = Math.min(L, S);
   const buffer = gpu.tensor([1 + 3 * capacity], undefined, "u32");
   gpu.zero(buffer);
-  gpu.dispatch({
-    pipeline: await kernel("mutual"),
-    buffers: [null, null, null, rowBest, colBest, null, buffer],
-    ...params(0, 0, false),
-    workgroups: grid(L, 64),
-    flops: 0, // comparisons only
-    bytes: 4 * (2 * L + 2 * S + 3 * capacity),
-  });
-  gpu.release(cached, zeros, rowStats, colStats, rowBest, colBest, rowsBuffer);
+  await mutualMatches(gpu, problem, state, buffer);
+  gpu.release(cached, zeros, ...Object.values(state), rowsBuffer);
   return { matches: { buffer, capacity }, confidence };
 }
 

@@ -19,7 +19,7 @@ import {
   type MatchBatch,
   type Side,
 } from "../kernels/fine_windows.ts";
-import type { Gpu, Tensor } from "../gpu/gpu.ts";
+import type { Gpu, Tensor } from "../gpu/mod.ts";
 import { linear, type LinearWeights } from "../kernels/linear.ts";
 import { type TensorSource, Transformer, uploadLinear } from "./transformer.ts";
 

@@ -12,7 +12,7 @@ import type { LoftrConfig } from "./architecture.ts";
 import { type Backbone, createBackbone } from "./backbone.ts";
 import { coarseMatching, type GpuMatches, type GridSize } from "./coarse_matching.ts";
 import { FineRefinement } from "./fine_refinement.ts";
-import type { Gpu, Precision, Tensor } from "../gpu/gpu.ts";
+import type { Gpu, Precision, Tensor } from "../gpu/mod.ts";
 import { addPositionEncoding } from "../kernels/position_encoding.ts";
 import { Transformer } from "./transformer.ts";
 import type { ModelWeights } from "../io/weights.ts";

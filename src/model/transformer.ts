@@ -5,7 +5,7 @@
  * @module
  */
 import type { TransformerConfig } from "./architecture.ts";
-import type { Gpu, LiveSlots, Tensor } from "../gpu/gpu.ts";
+import type { Gpu, LiveSlots, Tensor } from "../gpu/mod.ts";
 import { layerNorm, type LayerNormWeights } from "../kernels/layer_norm.ts";
 import { linear, type LinearWeights } from "../kernels/linear.ts";
 import { linearAttention } from "../kernels/linear_attention.ts";

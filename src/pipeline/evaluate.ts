@@ -9,7 +9,7 @@
  */
 import type { BadRow, Dataset, EvalPair } from "../io/dataset.ts";
 import type { GrayImage, ImageError, ResizePolicy } from "../io/image.ts";
-import type { Precision } from "../gpu/gpu.ts";
+import type { Precision } from "../gpu/mod.ts";
 import { InputImageError, type Matcher, type MatchResult } from "./matcher.ts";
 import { maa, pairAccuracy, poseErrors } from "../geometry/metric.ts";
 import { estimateFundamental } from "../geometry/ransac_gpu.ts";

@@ -3,7 +3,7 @@
  * arrays), keypoints in original-image pixels out.
  * @module
  */
-import { Gpu, type Precision } from "../gpu/gpu.ts";
+import { Gpu, type Precision } from "../gpu/mod.ts";
 import {
   checkResizePolicy,
   decodeImage,
