@@ -4,6 +4,8 @@
 // One element per invocation, over a 1-D grid folded into y (`grid()` in
 // src/gpu/gpu.ts).
 
+#include "include/grid.wgsl"
+
 alias elem = f32;
 
 const WG = 256u;
@@ -20,12 +22,12 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn to_f32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i < p.n) { wide[i] = f32(narrow[i]); }
 }
 
 @compute @workgroup_size(WG)
 fn from_f32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i < p.n) { narrow_out[i] = elem(wide_in[i]); }
 }

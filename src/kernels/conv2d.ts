@@ -24,12 +24,11 @@ import {
   type Tensor,
 } from "../gpu/mod.ts";
 
+import { type Activation, ACTIVATION_CODE } from "./activation.ts";
 const SHADER = new URL("./conv2d.wgsl", import.meta.url);
 
 /** Activation fused after a convolution. LeakyReLU has slope 0.01, as in LoFTR's FPN. */
-export type ConvActivation = "none" | "relu" | "leaky_relu";
-
-const ACT: Record<ConvActivation, number> = { none: 0, relu: 1, leaky_relu: 2 };
+export type ConvActivation = Extract<Activation, "none" | "relu" | "leaky_relu">;
 
 /** Output channels per filter block; the filter is padded to a multiple of it. */
 const CO = 8;
@@ -263,7 +262,7 @@ export async function conv2dStrip(
   const kernel = await gpu.kernel(SHADER, entry.name, {
     KSIZE: k,
     STRIDE: stride,
-    ACT: ACT[options.activation ?? "none"],
+    ACT: ACTIVATION_CODE[options.activation ?? "none"],
     RESIDUAL: mode,
   }, precision);
   const count = rows.end - rows.first;

@@ -75,7 +75,7 @@
 
 override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
-override ACT: u32 = 0u; // 0 none, 1 ReLU, 2 LeakyReLU(0.01)
+#include "include/activation.wgsl"
 override RESIDUAL: u32 = 0u; // 0 none, 1 same-size map, 2 bilinear upsampling (align_corners)
 
 const PX = 8u; // main: output pixels per invocation, along x (output channels: 8)
@@ -112,14 +112,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read> r: array<elem>;
 @group(0) @binding(5) var<storage, read_write> y: array<elem>;
-
-fn activate(v: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return select(0.01 * v, v, v > 0.0); }
-    default: { return v; }
-  }
-}
 
 // x[row + ix], or 0 outside the row (zero padding).
 fn load(row: u32, ix: i32) -> f32 {

@@ -21,6 +21,8 @@
 // invocations read adjacent columns). The maxima and argmaxima are the same
 // either way (ties still keep the first index); the sums differ by rounding.
 
+#include "include/grid.wgsl"
+
 override WG: u32 = 64u; // invocations per workgroup of the row and column kernels (≤ 256)
 override LANES: u32 = 1u; // invocations per row or column, a power of two dividing WG
 
@@ -52,10 +54,6 @@ struct Matches {
 @group(0) @binding(6) var<storage, read_write> conf: array<f32>; // [T, S]
 @group(0) @binding(7) var<storage, read_write> matches: Matches;
 
-fn index(gid: vec3u, nwg: vec3u) -> u32 {
-  return gid.x + gid.y * nwg.x * 64u;
-}
-
 fn confidence_at(r: u32, j: u32) -> f32 {
   let s = sim[r * p.S + j];
   let i = p.i0 + r;
@@ -73,14 +71,14 @@ struct Share {
 
 // Rows: the lanes of a row are adjacent invocations.
 fn rowShare(wid: vec3u, nwg: vec3u, li: u32) -> Share {
-  let group = wid.x + wid.y * nwg.x;
+  let group = flatWorkgroup(wid, nwg);
   return Share(group * (WG / LANES) + li / LANES, li % LANES, li - li % LANES, 1u);
 }
 
 // Columns: adjacent invocations take adjacent columns, the lanes are WG / LANES apart.
 fn colShare(wid: vec3u, nwg: vec3u, li: u32) -> Share {
   let per = WG / LANES;
-  let group = wid.x + wid.y * nwg.x;
+  let group = flatWorkgroup(wid, nwg);
   return Share(group * per + li % per, li / per, li % per, per);
 }
 
@@ -240,7 +238,7 @@ fn col_best(
 
 @compute @workgroup_size(64)
 fn confidence(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let k = index(gid, nwg);
+  let k = flatIndex(gid, nwg, 64u);
   if (k >= p.T * p.S) { return; }
   conf[k] = confidence_at(k / p.S, k % p.S);
 }
@@ -253,7 +251,7 @@ fn inside(t: u32, w: u32, h: u32) -> bool {
 
 @compute @workgroup_size(64)
 fn mutual(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
+  let i = flatIndex(gid, nwg, 64u);
   if (i >= p.L) { return; }
   let j = rowBest[2u * i];
   let c = bitcast<f32>(rowBest[2u * i + 1u]);

@@ -7,6 +7,8 @@
 // Writes rows first + m of heatmap [capacity, W²] and refined [capacity, 3] =
 // (e_x, e_y, std) for the live matches only (the caller zeroes them first).
 
+#include "include/grid.wgsl"
+
 struct Params {
   first: u32,
   slots: u32,
@@ -23,7 +25,7 @@ struct Params {
 
 @compute @workgroup_size(64)
 fn expectation(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let m = gid.x + gid.y * nwg.x * 64u; // slot in the batch: rows of f0, f1
+  let m = flatIndex(gid, nwg, 64u); // slot in the batch: rows of f0, f1
   let out = p.first + m; // slot in the match list: rows of heatmap, refined
   if (m >= p.slots || out >= matches[0]) { return; }
   let ww = p.W * p.W;

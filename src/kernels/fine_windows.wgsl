@@ -9,6 +9,8 @@
 //    where r = dy·W + dx, (x, y) = (ratio·cx + dx - W/2, ratio·cy + dy - W/2)
 //    for the match's coarse cell (cx, cy); zero outside the fine map (unfold padding).
 
+#include "include/grid.wgsl"
+
 struct Params {
   first: u32, // first slot of the batch in the match list
   slots: u32, // slots in the batch
@@ -28,10 +30,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> proj: array<f32>; // [slots, Cp]
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-fn index(gid: vec3u, nwg: vec3u) -> u32 {
-  return gid.x + gid.y * nwg.x * 64u;
-}
-
 // The token of batch slot m on this side, or none past the match count.
 fn token(m: u32) -> u32 {
   return matches[1u + 3u * (p.first + m) + p.side];
@@ -43,7 +41,7 @@ fn live(m: u32) -> bool {
 
 @compute @workgroup_size(64)
 fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let k = index(gid, nwg);
+  let k = flatIndex(gid, nwg, 64u);
   if (k >= p.slots * p.C) { return; }
   let m = k / p.C;
   var v = 0.0;
@@ -55,7 +53,7 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 fn windows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let width = p.C + p.Cp;
   let ww = p.W * p.W;
-  let k = index(gid, nwg);
+  let k = flatIndex(gid, nwg, 64u);
   if (k >= p.slots * ww * width) { return; }
   let row = k / width;
   let c = k % width;

@@ -2,6 +2,8 @@
 //   y[l] = (RESIDUAL ? r[l] : 0) + (x[l] - mean) / sqrt(var + eps) · gamma + beta
 // (biased variance, as PyTorch). One invocation per row.
 
+#include "include/grid.wgsl"
+
 override RESIDUAL: bool = false;
 
 struct Params {
@@ -19,7 +21,7 @@ struct Params {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let l = gid.x + gid.y * nwg.x * 64u;
+  let l = flatIndex(gid, nwg, 64u);
   if (l >= p.L) { return; }
   let base = l * p.C;
   var mean = 0.0;

@@ -4,12 +4,11 @@
  */
 import { type Gpu, groups, type KernelTuning, type LiveSlots, type Tensor } from "../gpu/mod.ts";
 
+import { type Activation, ACTIVATION_CODE } from "./activation.ts";
 const SHADER = new URL("./linear.wgsl", import.meta.url);
 
 /** Activation fused after a linear layer. `elu1` is elu(x) + 1, the linear-attention feature map φ. */
-export type Activation = "none" | "relu" | "elu1";
-
-const ACT: Record<Activation, number> = { none: 0, relu: 1, elu1: 2 };
+export type LinearActivation = Extract<Activation, "none" | "relu" | "elu1">;
 
 /** Entry point of linear.wgsl per kernel tuning, and its square tile of y per workgroup. */
 const SHAPE: Record<KernelTuning, { entry: string; tile: number }> = {
@@ -26,7 +25,7 @@ export interface LinearWeights {
 /** Options of {@link linear}. */
 export interface LinearOptions {
   /** Activation after the bias (default `none`). */
-  activation?: Activation;
+  activation?: LinearActivation;
   /** Second input, concatenated after `x` along features: the layer sees `[x, x2]`. */
   concat?: Tensor;
   /** Factor applied to the output after the activation (default 1). */
@@ -61,7 +60,7 @@ export async function linear(
   const { entry, tile } = SHAPE[gpu.tuning];
   const live = options.live;
   const kernel = await gpu.kernel(SHADER, entry, {
-    ACT: ACT[options.activation ?? "none"],
+    ACT: ACTIVATION_CODE[options.activation ?? "none"],
   });
   gpu.dispatch({
     kernel,

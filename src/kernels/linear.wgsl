@@ -25,7 +25,7 @@
 // accumulates its 4 × 4 outputs (rows ty + 16i, columns tx + 16j) from
 // workgroup memory: 8 workgroup loads per 16 multiply-adds, 1 global load per
 // 64. Features past K load as 0, so any K works.
-override ACT: u32 = 0u; // 0 none, 1 relu, 2 elu(x)+1 (LoFTR's linear-attention feature map)
+#include "include/activation.wgsl"
 
 const TILE = 32u; // `main`: rows and columns per workgroup (src/kernels/linear.ts dispatches N/32 × M/32)
 const ROWS = 4u; // `main`: rows per invocation
@@ -48,14 +48,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> w: array<vec4f>;
 @group(0) @binding(4) var<storage, read> b: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
-
-fn activate(v: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return select(exp(v), v + 1.0, v > 0.0); }
-    default: { return v; }
-  }
-}
 
 // Features k .. k+3 of weight column n (clamped to the last column); `k4` = k / 4.
 fn wv(n: u32, k4: u32) -> vec4f {

@@ -5,7 +5,7 @@
 //   Ksum[b,h] = Σ_s K[s]
 //   msg[l] = (Q[l] · KV[b,h]) / (Q[l] · Ksum[b,h] + 1e-6) · S   entry point `attend`
 // Q = elu(q) + 1 and K = elu(k) + 1 come from the projections
-// (linear.wgsl, ACT = 2). Rows are tokens [B·len, C], head h =
+// (linear.wgsl with ACT_ELU1). Rows are tokens [B·len, C], head h =
 // channels h·D .. h·D + D - 1.
 //
 // `kv` ([B, H, D, D + 1] elements as src/kernels/linear_attention.ts allocates it) is
@@ -22,6 +22,8 @@
 // chunks of `chunk` tokens into partial kv blocks, [chunks, B, H, D + 1, D],
 // and `kv_total` adds the chunks. With one chunk (the "cpu" tuning, and short
 // sequences) `kv_sum` writes kv itself and `kv_total` is not run.
+
+#include "include/grid.wgsl"
 
 struct Params {
   rows: u32, // rows of `a` per sequence: S (kv_sum) or L (attend)
@@ -55,7 +57,7 @@ fn put(e: u32, v: f32) {
 fn kv_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let D1 = p.D + 1u;
   let perSeq = p.C * D1; // H · (D + 1) · D
-  let flat = gid.x + gid.y * nwg.x * 64u; // index into [chunks, B, H, D + 1, D]
+  let flat = flatIndex(gid, nwg, 64u); // index into [chunks, B, H, D + 1, D]
   let i = flat % (p.B * perSeq); // index into kv, [B, H, D + 1, D]
   let first = (flat / (p.B * perSeq)) * p.chunk; // the chunk's first token in its sequence
   if (first >= p.rows) { return; }
@@ -75,7 +77,7 @@ fn kv_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 
 @compute @workgroup_size(64)
 fn kv_total(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 64u; // index into kv
+  let i = flatIndex(gid, nwg, 64u); // index into kv
   let total = p.B * p.C * (p.D + 1u);
   if (i >= total) { return; }
   var acc = 0.0;
@@ -85,7 +87,7 @@ fn kv_total(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 
 @compute @workgroup_size(64)
 fn attend(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 64u; // index into msg
+  let i = flatIndex(gid, nwg, 64u); // index into msg
   if (i >= p.B * p.rows * p.C) { return; }
   let l = i / p.C;
   let c = i % p.C;

@@ -6,6 +6,8 @@
 // host in float64 (WGSL's sin/cos are not accurate for the large arguments
 // they need).
 
+#include "include/grid.wgsl"
+
 struct Params {
   C: u32,
   H: u32,
@@ -20,7 +22,7 @@ struct Params {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let L = p.H * p.W;
-  let i = gid.x + gid.y * nwg.x * 64u; // index into [C, L]
+  let i = flatIndex(gid, nwg, 64u); // index into [C, L]
   if (i >= p.C * L) { return; }
   let c = i / L;
   let t = i % L;

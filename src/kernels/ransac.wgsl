@@ -50,6 +50,8 @@
 // sums (and scores) with the array.
 // Workgroup memory: WG × 47 floats (12 KiB for 64 lanes).
 
+#include "include/grid.wgsl"
+
 override M: u32 = 7u; // sample size: 7 = 7-point solver, 8 = normalised 8-point
 override SCORE: u32 = 0u; // 0 MAGSAC++, 1 MSAC
 override WG: u32 = 64u;
@@ -274,7 +276,7 @@ fn hypotheses(
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let flat = gid.x + gid.y * nwg.x * WG; // the grid folds into y past 65 535 workgroups
+  let flat = flatIndex(gid, nwg, WG);
   let i = flat / LANES;
   let lane = flat % LANES;
   // Past the batch, lanes still reach sumLanes' barriers: they redo the last hypothesis.
