@@ -75,23 +75,18 @@ export {
 export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model/loftr.ts";
 export type { GpuMatches, GridSize } from "./src/model/coarse_matching.ts";
 export type { Mat3, Vec3 } from "./src/geometry/linalg.ts";
-export {
-  estimateFundamental,
-  findFundamental,
-  type FundamentalResult,
-  type Points,
-  type RansacOptions,
-} from "./src/geometry/ransac_gpu.ts";
-export {
-  eightPoint,
-  enforceRank2,
-  estimateFundamentalCpu,
-  type FundamentalSolver,
-  sampsonError,
-  type ScoreMethod,
-  sevenPoint,
-  type StopReason,
-} from "./src/geometry/fundamental.ts";
+export { estimateFundamental, findFundamental } from "./src/geometry/ransac_gpu.ts";
+export { eightPoint, enforceRank2, sevenPoint } from "./src/geometry/fundamental_solvers.ts";
+export { estimateFundamentalCpu } from "./src/geometry/ransac_cpu.ts";
+export type {
+  FundamentalResult,
+  FundamentalSolver,
+  Points,
+  RansacOptions,
+  ScoreMethod,
+  StopReason,
+} from "./src/geometry/ransac_options.ts";
+export { sampsonError } from "./src/geometry/scores.ts";
 export {
   decomposeEssential,
   type EssentialDecomposition,

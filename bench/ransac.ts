@@ -11,20 +11,15 @@
  * Run alone: `deno run -A bench/ransac.ts` (writes bench/results/ransac-<adapter>.json/.md).
  * @module
  */
-import {
-  finishEstimate,
-  type Points,
-  prepareMatches,
-  type RansacOptions,
-  recoverCandidates,
-  resolveOptions,
-  screenCandidates,
-} from "../src/geometry/fundamental.ts";
 import { Gpu } from "../src/gpu/mod.ts";
 import { maa, poseErrors } from "../src/geometry/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
 import { firstCandidates, loadRelpose, syntheticMatches } from "../testing/ransac_data.ts";
 import { aggregate, profiled } from "./profile.ts";
+import { screenCandidates } from "../src/geometry/local_optimization.ts";
+import { prepareMatches } from "../src/geometry/matches.ts";
+import { finishEstimate, recoverCandidates } from "../src/geometry/ransac.ts";
+import { type Points, type RansacOptions, resolveOptions } from "../src/geometry/ransac_options.ts";
 
 /** Options of {@link benchRansac}. */
 export interface RansacBenchOptions {

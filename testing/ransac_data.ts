@@ -7,19 +7,13 @@
  * @module
  */
 import { parseCsv as parse } from "../src/deps.ts";
-import {
-  type Candidate,
-  hypothesisModels,
-  keepBest,
-  pcgHash,
-  type PreparedMatches,
-  type ResolvedOptions,
-  sampleSize,
-  sampsonError,
-  scoreModel,
-} from "../src/geometry/fundamental.ts";
 import { axisAngleRotation, mul3, normalizeSign, transpose3 } from "../src/geometry/linalg.ts";
 import type { PairTruth } from "../src/geometry/metric.ts";
+import type { PreparedMatches } from "../src/geometry/matches.ts";
+import { type Candidate, hypothesisModels, keepBest } from "../src/geometry/ransac.ts";
+import { type ResolvedOptions, sampleSize } from "../src/geometry/ransac_options.ts";
+import { pcgHash } from "../src/geometry/sampling.ts";
+import { sampsonError, scoreModel } from "../src/geometry/scores.ts";
 
 /** One pair of the set with its ground truth and, when its file exists, its SIFT matches. */
 export interface RelposePair extends PairTruth {

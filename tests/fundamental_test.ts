@@ -5,23 +5,20 @@ import {
   syntheticMatches,
   syntheticQuality,
 } from "../testing/ransac_data.ts";
+import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../src/geometry/linalg.ts";
+import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
+import { fixture, needsShared, sharedDir } from "./util.ts";
+import { cubicRoots, eightPoint, sevenPoint } from "../src/geometry/fundamental_solvers.ts";
+import { normalizeMatches } from "../src/geometry/matches.ts";
+import { estimateFundamentalCpu } from "../src/geometry/ransac_cpu.ts";
+import type { FundamentalResult, RansacOptions } from "../src/geometry/ransac_options.ts";
 import {
-  cubicRoots,
-  eightPoint,
-  estimateFundamentalCpu,
-  type FundamentalResult,
   magsacQuality,
   magsacQualityTabulated,
   magsacWeight,
   magsacWeightTabulated,
-  normalizeMatches,
-  type RansacOptions,
   sampsonError,
-  sevenPoint,
-} from "../src/geometry/fundamental.ts";
-import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../src/geometry/linalg.ts";
-import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
-import { fixture, needsShared, sharedDir } from "./util.ts";
+} from "../src/geometry/scores.ts";
 
 /** Largest entry difference of two matrices after unit-norm, sign-fixed scaling. */
 function fDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

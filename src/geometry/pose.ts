@@ -8,8 +8,8 @@
  * `X1 = R X0 + t`, so that `E = [t]ₓ R` and `E = K1ᵀ F K0`.
  * @module
  */
-import type { Points } from "./fundamental.ts";
 import { det3, type Mat3, mul3, mulVec3, svd3, transpose3, type Vec3 } from "./linalg.ts";
+import type { Points } from "./ransac_options.ts";
 
 /** `E = K1ᵀ F K0`: the essential matrix of F for the intrinsics of image 0 and image 1. */
 export function essentialFromFundamental(

@@ -10,29 +10,6 @@
  * {@link estimateFundamentalCpu}, its float64 reference.
  * @module
  */
-import {
-  batches,
-  type Candidate,
-  estimateFundamentalCpu,
-  finishEstimate,
-  type FundamentalResult,
-  keepBest,
-  LO_CONVERGED,
-  MAGSAC_CONSTANTS,
-  type Points,
-  type PreparedMatches,
-  prepareMatches,
-  type RansacOptions,
-  recoverCandidates,
-  type ResolvedOptions,
-  resolveOptions,
-  sampleSize,
-  type ScoredModel,
-  screenCandidates,
-  SCREENING_LO_ITERATIONS,
-  segments,
-  SEGMENTS_PER_BATCH,
-} from "./fundamental.ts";
 import type { Gpu, Tensor } from "../gpu/mod.ts";
 import {
   type RansacProblem,
@@ -41,8 +18,32 @@ import {
   scoreHypotheses,
   screenRecords,
 } from "../kernels/ransac.ts";
-
-export type { FundamentalResult, Points, RansacOptions } from "./fundamental.ts";
+import {
+  LO_CONVERGED,
+  type ScoredModel,
+  screenCandidates,
+  SCREENING_LO_ITERATIONS,
+} from "./local_optimization.ts";
+import { type PreparedMatches, prepareMatches } from "./matches.ts";
+import {
+  batches,
+  type Candidate,
+  finishEstimate,
+  keepBest,
+  recoverCandidates,
+  segments,
+  SEGMENTS_PER_BATCH,
+} from "./ransac.ts";
+import { estimateFundamentalCpu } from "./ransac_cpu.ts";
+import {
+  type FundamentalResult,
+  type Points,
+  type RansacOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  sampleSize,
+} from "./ransac_options.ts";
+import { MAGSAC_CONSTANTS } from "./scores.ts";
 
 /** The kernels' view of one estimation: sizes, scales, thresholds and constants. */
 function problem(p: PreparedMatches, o: ResolvedOptions): RansacProblem {
@@ -138,7 +139,7 @@ export async function estimateFundamental(
 /**
  * The screening of the candidates on the GPU (entry point `screen` of
  * kernels/ransac.wgsl): the {@link SCREENING_LO_ITERATIONS} local-optimisation
- * steps of `screenCandidates` (src/geometry/fundamental.ts) for every model, in f32,
+ * steps of `screenCandidates` (local_optimization.ts) for every model, in f32,
  * one workgroup per model, in one dispatch; one read-back of the results.
  *
  * @param gpu the device

@@ -1,5 +1,5 @@
 // GPU-parallel RANSAC for the fundamental matrix (src/geometry/ransac_gpu.ts drives it;
-// src/geometry/fundamental.ts is the float64 reference of every step).
+// src/geometry/ransac_cpu.ts and the modules it uses are the float64 reference of every step).
 //
 // `hypotheses`: one invocation per hypothesis h = first + i. It draws its
 // minimal sample with the counter-based PCG generator keyed by (seed, h),
@@ -23,7 +23,7 @@
 // record (highest score, then lowest h) to `best`.
 //
 // `screen`: the short local optimisation of the best candidates
-// (refineFundamental() in src/geometry/fundamental.ts with `iterations` steps), all in
+// (refineFundamental() in src/geometry/local_optimization.ts with `iterations` steps), all in
 // one dispatch: one workgroup of WG invocations (lanes) per candidate record.
 // Each pass deals the matches among the lanes, which score the current F (as
 // `hypotheses` does) and add each match's IRLS weight (MAGSAC++ weight, MSAC:
@@ -89,7 +89,7 @@ fn pcg(v: u32) -> u32 {
   return (word >> 22u) ^ word;
 }
 
-// Same draw as drawSample() in src/geometry/fundamental.ts.
+// Same draw as drawSample() in src/geometry/sampling.ts.
 fn drawSample(h: u32) -> array<u32, 8> {
   var idx: array<u32, 8>;
   let key = pcg(p.seed ^ pcg(h));
@@ -145,7 +145,7 @@ fn newton(x0: f32, c3: f32, c2: f32, c1: f32, c0: f32) -> f32 {
   return x;
 }
 
-// Real roots of c3 x³ + c2 x² + c1 x + c0 (as cubicRoots() in src/geometry/fundamental.ts); count in .w.
+// Real roots of c3 x³ + c2 x² + c1 x + c0 (as cubicRoots() in src/geometry/fundamental_solvers.ts); count in .w.
 fn cubicRoots(c3: f32, c2: f32, c1: f32, c0: f32) -> vec4f {
   let scale = max(max(abs(c3), abs(c2)), max(abs(c1), abs(c0)));
   if (scale == 0.0) { return vec4f(0.0); }
@@ -185,7 +185,7 @@ fn cubicRoots(c3: f32, c2: f32, c1: f32, c0: f32) -> vec4f {
   return r;
 }
 
-// Oriented epipolar constraint on the sample (orientationConsistent() in src/geometry/fundamental.ts).
+// Oriented epipolar constraint on the sample (orientationConsistent() in src/geometry/fundamental_solvers.ts).
 fn oriented(F: mat3x3f, idx: array<u32, 8>) -> bool {
   var e = vec3f(0.0);
   var bestNorm = -1.0;
@@ -225,7 +225,7 @@ fn quality(r2: f32) -> f32 {
   return 1.0 - (lower25 + u * (g15 - p.gammaK)) / p.lossMax;
 }
 
-// MAGSAC++ IRLS weight of a match (magsacWeight() in src/geometry/fundamental.ts: 1 at r = 0, 0 from
+// MAGSAC++ IRLS weight of a match (magsacWeight() in src/geometry/scores.ts: 1 at r = 0, 0 from
 // the maximum threshold on); MSAC: 1 for inliers.
 fn weight(r2: f32) -> f32 {
   if (SCORE == 1u) { return select(0.0, 1.0, r2 < p.thr2); }
@@ -451,7 +451,7 @@ fn reflect(u: array<f32, 9>, x: array<f32, 9>) -> array<f32, 9> {
   return y;
 }
 
-// One pass of the unit F over the matches (evaluateModel() in src/geometry/fundamental.ts): lane `lane`
+// One pass of the unit F over the matches (evaluateModel() in src/geometry/scores.ts): lane `lane`
 // takes every WG-th match; on return wgSums[0] holds the sums over all matches. Must be reached
 // by every invocation of the workgroup.
 fn accumulate(F: mat3x3f, lane: u32) {
@@ -562,7 +562,7 @@ fn smallestEigenvector(a0: array<f32, 81>, n: u32) -> array<f32, 9> {
 }
 
 // The IRLS step from the normal equations accumulate() summed for the unit F
-// (eightPointNormalized() in src/geometry/fundamental.ts): their least-squares null vector, brought back
+// (eightPointNormalized() in src/geometry/fundamental_solvers.ts): their least-squares null vector, brought back
 // from the basis of reflector(F), made rank 2 by removing its component along v, the right
 // singular vector of its smallest singular value (the eigenvector of FᵀF's smallest
 // eigenvalue): F − (F v) vᵀ is the closest rank-2 matrix. Unit norm.
