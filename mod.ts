@@ -34,7 +34,6 @@ export {
   convertCheckpoint,
   type ConvertOptions,
   loadWeights,
-  type ModelWeights,
 } from "./src/io/weights.ts";
 export {
   ArchitectureError,
@@ -104,4 +103,4 @@ export {
   rotationError,
   translationError,
 } from "./src/geometry/metric.ts";
-export type { HostTensor } from "./src/io/weights.ts";
+export type { HostTensor, ModelWeights } from "./src/model/parameters.ts";

@@ -12,8 +12,8 @@
  * @module
  */
 import { inferConfig } from "../src/model/architecture.ts";
-import type { HostTensor, ModelWeights } from "../src/io/weights.ts";
 import { seededRandom } from "../tests/util.ts";
+import type { HostTensor, ModelWeights } from "../src/model/parameters.ts";
 
 /** Which architecture to synthesise. */
 export type SyntheticModel = "full" | "tiny";

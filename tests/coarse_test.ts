@@ -8,7 +8,7 @@ import { coarseMatching, readMatches } from "../src/model/coarse_matching.ts";
 import { Gpu, type Tensor } from "../src/gpu/mod.ts";
 import { addPositionEncoding, positionEncodingAxes } from "../src/kernels/position_encoding.ts";
 import { Transformer } from "../src/model/transformer.ts";
-import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../src/io/weights.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
 import {
   fixture,
   fullRandomWeights,
@@ -18,6 +18,7 @@ import {
   sharedDir,
   TUNINGS,
 } from "./util.ts";
+import type { ModelWeights } from "../src/model/parameters.ts";
 
 const tinyFixture = (name: string) => readNpy(fixture(`tiny_real/${name}.npy`));
 const reference = (dump: string, name: string) =>

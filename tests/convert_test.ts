@@ -17,12 +17,7 @@ import {
   SafetensorsError,
   writeSafetensors,
 } from "../src/io/safetensors.ts";
-import {
-  BUNDLED_WEIGHTS,
-  convertCheckpoint,
-  type HostTensor,
-  loadWeights,
-} from "../src/io/weights.ts";
+import { BUNDLED_WEIGHTS, convertCheckpoint, loadWeights } from "../src/io/weights.ts";
 import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
 import {
   call,
@@ -37,6 +32,7 @@ import {
   tuple,
   utf8,
 } from "./torch_writer.ts";
+import type { HostTensor } from "../src/model/parameters.ts";
 
 const bytesOf = (a: ArrayBufferView): Uint8Array =>
   new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();

@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { Gpu, type KernelTuning, type Tensor } from "../src/gpu/mod.ts";
 import type { Matcher } from "../src/pipeline/matcher.ts";
-import { convertCheckpoint, loadWeights, type ModelWeights } from "../src/io/weights.ts";
+import { convertCheckpoint, loadWeights } from "../src/io/weights.ts";
 import { quietMesaWarning } from "../src/io/mesa.ts";
+import type { ModelWeights } from "../src/model/parameters.ts";
 
 quietMesaWarning();
 

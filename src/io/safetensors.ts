@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { HostTensor } from "./weights.ts";
+import type { HostTensor } from "../model/parameters.ts";
 
 /** Element types written and read here. */
 export type SafetensorsDType = "F32" | "F16";

@@ -12,24 +12,7 @@ import {
 } from "../model/architecture.ts";
 import { readTorchCheckpoint } from "./checkpoint/torch.ts";
 import { readSafetensors, SafetensorsError, writeSafetensors } from "./safetensors.ts";
-
-/** A float32 tensor in host memory, row-major. */
-export interface HostTensor {
-  /** Shape, outermost first. */
-  shape: number[];
-  /** Values, `shape` product long. */
-  data: Float32Array;
-}
-
-/** A LoFTR model's architecture and tensors (state-dict names without `matcher.`). */
-export interface ModelWeights {
-  /** The architecture the tensors belong to. */
-  config: LoftrConfig;
-  /** Tensors by state-dict name. */
-  tensors: Map<string, HostTensor>;
-  /** The file (path or URL) or label the weights were loaded from. */
-  source: string;
-}
+import type { HostTensor, ModelWeights } from "../model/parameters.ts";
 
 /**
  * The default model shipped with the package: the distilled coarse LoFTR

@@ -46,7 +46,7 @@ import {
 } from "../kernels/conv2d.ts";
 import { cast } from "../kernels/cast.ts";
 import { ELEMENT_BYTES, type Gpu, type Precision, type Tensor } from "../gpu/mod.ts";
-import type { HostTensor, ModelWeights } from "../io/weights.ts";
+import type { HostTensor, ModelWeights } from "./parameters.ts";
 
 /** BatchNorm epsilon of both published models (PyTorch's default). */
 const BN_EPS = 1e-5;

@@ -21,7 +21,8 @@ import {
 } from "../kernels/fine_windows.ts";
 import type { Gpu, Tensor } from "../gpu/mod.ts";
 import { linear, type LinearWeights } from "../kernels/linear.ts";
-import { type TensorSource, Transformer, uploadLinear } from "./transformer.ts";
+import { Transformer } from "./transformer.ts";
+import { type TensorSource, uploadLinear } from "./parameters.ts";
 
 /** Matches refined per batch by default: about 70 MB of work tensors for the full model. */
 export const DEFAULT_FINE_BATCH = 512;

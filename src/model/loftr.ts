@@ -15,7 +15,7 @@ import { FineRefinement } from "./fine_refinement.ts";
 import type { Gpu, Precision, Tensor } from "../gpu/mod.ts";
 import { addPositionEncoding } from "../kernels/position_encoding.ts";
 import { Transformer } from "./transformer.ts";
-import type { ModelWeights } from "../io/weights.ts";
+import type { ModelWeights } from "./parameters.ts";
 
 /** Per-image features: what the backbone and positional encoding produce. */
 export interface ImageFeatures {

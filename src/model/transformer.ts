@@ -9,39 +9,7 @@ import type { Gpu, LiveSlots, Tensor } from "../gpu/mod.ts";
 import { layerNorm, type LayerNormWeights } from "../kernels/layer_norm.ts";
 import { linear, type LinearWeights } from "../kernels/linear.ts";
 import { linearAttention } from "../kernels/linear_attention.ts";
-
-/** Host tensors by state-dict name (what `loadWeights` returns). */
-export type TensorSource = ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
-
-/** Uploads tensor `name`, checking its shape. */
-export function uploadParameter(
-  gpu: Gpu,
-  tensors: TensorSource,
-  name: string,
-  shape: readonly number[],
-): Tensor {
-  const t = tensors.get(name);
-  if (!t) throw new Error(`weights: missing tensor ${name}`);
-  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-    throw new Error(`weights: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
-  }
-  return gpu.tensor(shape, t.data);
-}
-
-/** Uploads `<prefix>.weight` `[N, K]` and `<prefix>.bias` `[N]` (zeros when the layer has none). */
-export function uploadLinear(
-  gpu: Gpu,
-  tensors: TensorSource,
-  prefix: string,
-  n: number,
-  k: number,
-): LinearWeights {
-  const weight = uploadParameter(gpu, tensors, `${prefix}.weight`, [n, k]);
-  const bias = tensors.has(`${prefix}.bias`)
-    ? uploadParameter(gpu, tensors, `${prefix}.bias`, [n])
-    : gpu.tensor([n], new Float32Array(n));
-  return { weight, bias };
-}
+import { type TensorSource, uploadLinear, uploadParameter } from "./parameters.ts";
 
 /** Parameters of one encoder layer. */
 interface EncoderLayerWeights {

@@ -18,7 +18,8 @@ import {
 } from "../io/image.ts";
 import { readMatches } from "../model/coarse_matching.ts";
 import { type ImageFeatures, LoFTR } from "../model/loftr.ts";
-import { BUNDLED_WEIGHTS, loadWeights, type ModelWeights } from "../io/weights.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../io/weights.ts";
+import type { ModelWeights } from "../model/parameters.ts";
 
 /** An image to match: a file path, a decoded grayscale image, or encoded bytes (PNG, JPEG, …). */
 export type ImageInput = string | GrayImage | Uint8Array;

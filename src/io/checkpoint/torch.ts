@@ -13,7 +13,6 @@
  */
 import { unzipSync } from "../../deps.ts";
 import { f16ToF32 } from "../safetensors.ts";
-import type { HostTensor } from "../weights.ts";
 import {
   CheckpointError,
   DTYPE_BYTES,
@@ -23,6 +22,7 @@ import {
   type TensorRef,
   unpickle,
 } from "./pickle.ts";
+import type { HostTensor } from "../../model/parameters.ts";
 
 export { CheckpointError };
 
