@@ -72,7 +72,7 @@ export {
   type Tensor,
 } from "./src/gpu/mod.ts";
 export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model/loftr.ts";
-export type { GpuMatches, GridSize } from "./src/model/coarse_matching.ts";
+export type { GridSize } from "./src/model/coarse_matching.ts";
 export type { Mat3, Vec3 } from "./src/geometry/linalg.ts";
 export { estimateFundamental, findFundamental } from "./src/geometry/ransac_gpu.ts";
 export { eightPoint, enforceRank2, sevenPoint } from "./src/geometry/fundamental_solvers.ts";

@@ -14,7 +14,7 @@
 import { Gpu } from "../src/gpu/mod.ts";
 import { maa, poseErrors } from "../src/geometry/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
-import { firstCandidates, loadRelpose, syntheticMatches } from "../testing/ransac_data.ts";
+import { firstCandidates, loadSiftPairs, syntheticMatches } from "../testing/ransac_data.ts";
 import { aggregate, profiled } from "./profile.ts";
 import { screenCandidates } from "../src/geometry/local_optimization.ts";
 import { prepareMatches } from "../src/geometry/matches.ts";
@@ -171,16 +171,16 @@ export async function benchRansac(
   const repeats = options.repeats ?? 3;
 
   // Dev set: IMC settings of BASELINES.md.
-  const pairs = loadRelpose(devDir).filter((p) => p.points1.length > 0);
+  const pairs = (await loadSiftPairs(devDir)).filter((p) => p.points0.length > 0);
   const rows = [], times = [];
   for (const p of pairs) {
     const t0 = performance.now();
-    const r = await estimateFundamental(gpu, p.points1, p.points2, { threshold: 0.25 });
+    const r = await estimateFundamental(gpu, p.points0, p.points1, { threshold: 0.25 });
     times.push(performance.now() - t0);
     rows.push({ scene: p.scene, ...poseErrors(r.F, p) });
   }
   const files: Record<string, string> = {};
-  for (const p of pairs) files[p.pairId] = p.matchFile;
+  for (const p of pairs) files[p.id] = p.matchFile;
   const cv = runOpenCv(python, files, {
     threshold: 0.25,
     confidence: 0.99999,
@@ -191,7 +191,7 @@ export async function benchRansac(
     pairs: pairs.length,
     maa: maa(rows).perScene,
     opencvMaa: cv
-      ? maa(pairs.map((p) => ({ scene: p.scene, ...poseErrors(cv.results[p.pairId].F, p) })))
+      ? maa(pairs.map((p) => ({ scene: p.scene, ...poseErrors(cv.results[p.id].F, p) })))
         .perScene
       : null,
     medianMs: median(times),

@@ -1,75 +1,47 @@
 /**
- * Data for the RANSAC bench and tests: a reader of relpose_dev-style
- * evaluation sets (IMC2022 layout: `pairs.csv` with intrinsics, relative pose
- * and ground-truth F per pair; SIFT match CSVs `matches_sift/<pair_index>.csv`
- * with `x1,y1,x2,y2`), used on ../shared/data/relpose_dev or
- * tests/fixtures/relpose, and synthetic match sets with known geometry.
+ * Data for the RANSAC bench and tests: relpose sets with their SIFT matches
+ * (`matches_sift/<pair_index>.csv`, `x1,y1,x2,y2`), read through the
+ * evaluation's own reader (io/dataset.ts), on ../shared/data/relpose_dev or
+ * tests/fixtures/relpose; and synthetic match sets with known geometry.
  * @module
  */
-import { parseCsv as parse } from "../src/deps.ts";
+import { DatasetError, type EvalPair, loadDataset, readCsv } from "../src/io/dataset.ts";
 import { axisAngleRotation, mul3, normalizeSign, transpose3 } from "../src/geometry/linalg.ts";
-import type { PairTruth } from "../src/geometry/metric.ts";
 import type { PreparedMatches } from "../src/geometry/matches.ts";
 import { type Candidate, hypothesisModels, keepBest } from "../src/geometry/ransac.ts";
 import { type ResolvedOptions, sampleSize } from "../src/geometry/ransac_options.ts";
 import { pcgHash } from "../src/geometry/sampling.ts";
 import { sampsonError, scoreModel } from "../src/geometry/scores.ts";
 
-/** One pair of the set with its ground truth and, when its file exists, its SIFT matches. */
-export interface RelposePair extends PairTruth {
-  pairId: string;
-  scene: string;
-  /** Ground-truth F (`x2ᵀ F x1 = 0`), row-major, unit norm. */
-  Fgt: Float64Array;
+/** One pair of a relpose set with its ground truth and, when its file exists, its SIFT matches. */
+export interface SiftPair extends EvalPair {
   /** Path of the match CSV (which may not exist). */
   matchFile: string;
-  /** Matches in image 1 / image 2, `[x, y, …]` pixels; empty when the match file is absent. */
+  /** Matches in image 0 / image 1, `[x, y, …]` pixels; empty when the match file is absent. */
+  points0: Float64Array;
   points1: Float64Array;
-  points2: Float64Array;
-}
-
-function numbers(s: string): Float64Array {
-  return Float64Array.from(s.trim().split(/\s+/), Number);
-}
-
-function readCsv(path: string): Record<string, string>[] {
-  return parse(Deno.readTextFileSync(path), { columns: true, skip_empty_lines: true });
 }
 
 /**
- * Reads `<dir>/pairs.csv` and, for each row i with a file `<dir>/matches_sift/<iii>.csv`,
- * its matches. `filter` keeps pairs by id.
+ * Reads a relpose set (io/dataset.ts, images not required) and, for each row
+ * i of its `pairs.csv` with a file `matches_sift/<iii>.csv` (`x1,y1,x2,y2`:
+ * image 1 and 2 of the file, images 0 and 1 here), its matches.
  */
-export function loadRelpose(
-  dir: string,
-  filter: (pairId: string) => boolean = () => true,
-): RelposePair[] {
-  const out: RelposePair[] = [];
-  readCsv(`${dir}/pairs.csv`).forEach((row, i) => {
-    if (!filter(row.pair_id)) return;
-    let points1 = new Float64Array(0), points2 = new Float64Array(0);
-    const file = `${dir}/matches_sift/${String(i).padStart(3, "0")}.csv`;
+export async function loadSiftPairs(dir: string): Promise<SiftPair[]> {
+  const set = await loadDataset(dir, { requireImages: false, covisibility: 0 });
+  if (set.bad.length) throw new Error(`${set.bad[0].where}: ${set.bad[0].reason}`);
+  return await Promise.all(set.pairs.map(async (pair, i) => {
+    const matchFile = `${dir}/matches_sift/${String(i).padStart(3, "0")}.csv`;
+    let points0 = new Float64Array(0), points1 = new Float64Array(0);
     try {
-      const m = readCsv(file);
-      points1 = Float64Array.from(m.flatMap((r) => [Number(r.x1), Number(r.y1)]));
-      points2 = Float64Array.from(m.flatMap((r) => [Number(r.x2), Number(r.y2)]));
+      const rows = await readCsv(matchFile, ["x1", "y1", "x2", "y2"]);
+      points0 = Float64Array.from(rows.flatMap((r) => [Number(r.fields.x1), Number(r.fields.y1)]));
+      points1 = Float64Array.from(rows.flatMap((r) => [Number(r.fields.x2), Number(r.fields.y2)]));
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!(e instanceof DatasetError && e.message.endsWith("no such file"))) throw e;
     }
-    out.push({
-      pairId: row.pair_id,
-      scene: row.scene,
-      K1: numbers(row.K1),
-      K2: numbers(row.K2),
-      R: numbers(row.R),
-      T: numbers(row.T),
-      Fgt: numbers(row.F_gt),
-      matchFile: file,
-      points1,
-      points2,
-    });
-  });
-  return out;
+    return { ...pair, matchFile, points0, points1 };
+  }));
 }
 
 /** A synthetic two-view match set with known geometry. */

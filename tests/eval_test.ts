@@ -6,19 +6,15 @@ import assert from "node:assert/strict";
 import { parseCsv as parse, pngEncoder as pngModule } from "../src/deps.ts";
 import { barChart, cdfChart } from "../src/io/chart.ts";
 import { DatasetError, loadDataset } from "../src/io/dataset.ts";
-import {
-  estimateFromMatches,
-  evaluate,
-  type PairEvent,
-  type PipelineConfig,
-  ResultsFile,
-} from "../src/pipeline/evaluate.ts";
+import { evaluate, type PairEvent } from "../src/pipeline/evaluate.ts";
 import { type GrayImage, loadImage, resizeArea } from "../src/io/image.ts";
 import { axisAngleRotation, mul3, mulVec3 } from "../src/geometry/linalg.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
 import { maa, poseErrors } from "../src/geometry/metric.ts";
 import { refineMatches } from "../src/pipeline/ncc_refinement.ts";
 import { countBackboneRuns, fixture, runCli } from "./util.ts";
+import { estimateFromMatches, type PipelineConfig } from "../src/pipeline/two_view.ts";
+import { openEvalResults } from "../src/pipeline/evaluate.ts";
 
 const png = pngModule as {
   decode(bytes: Uint8Array): { width: number; height: number; pixels: Uint8Array };
@@ -33,7 +29,8 @@ const ROWS: Record<string, string>[] = parse(
 );
 const HEADER = Deno.readTextFileSync(fixture("relpose/pairs.csv")).split(/\r?\n/)[0];
 const num = (s: string) => Float64Array.from(s.trim().split(/\s+/), Number);
-const TRUTH = { K1: num(ROWS[0].K1), K2: num(ROWS[0].K2), R: num(ROWS[0].R), T: num(ROWS[0].T) };
+// The file's image 1 and 2 are images 0 and 1 of the library.
+const TRUTH = { K0: num(ROWS[0].K1), K1: num(ROWS[0].K2), R: num(ROWS[0].R), T: num(ROWS[0].T) };
 
 function csvRow(row: Record<string, string>, changes: Record<string, string> = {}): string {
   return HEADER.split(",").map((c) => changes[c] ?? row[c]).join(",");
@@ -132,11 +129,11 @@ Deno.test("relpose layout: the good row with its truth, each bad row with its li
     const p = d.pairs[0];
     assert.equal(p.id, ROWS[0].pair_id);
     assert.equal(p.scene, "fountain");
-    assert.equal(p.image1, `${dir}/images/fountain_0001.jpg`);
+    assert.equal(p.image0, `${dir}/images/fountain_0001.jpg`);
     assert.equal(p.scale, 1);
     assertClose(p.R, TRUTH.R, 0, "R");
     assertClose(p.T, TRUTH.T, 0, "T");
-    assertClose(p.K2, TRUTH.K2, 0, "K2");
+    assertClose(p.K1, TRUTH.K1, 0, "K1 (the file's K2)");
     const bad = d.bad.map((b) => [b.where.replace(dir, ""), b.reason]);
     assert.equal(bad.length, 4);
     assert.match(bad[0][0], /\/pairs\.csv:3$/);
@@ -177,7 +174,7 @@ Deno.test("IMC2022 layout: R = R2 R1ᵀ, T = T2 − R T1, scale, covisibility fi
     assertClose(p.R, TRUTH.R, 1e-12, "R");
     assertClose(p.T, Array.from(TRUTH.T, (t) => t / 2), 1e-12, "T (scene units)");
     assert.equal(p.scale, 2);
-    assert.equal(p.image2, `${dir}/train/fountain/images/fountain_0000.jpg`);
+    assert.equal(p.image1, `${dir}/train/fountain/images/fountain_0000.jpg`);
     assert.deepEqual(d.bad.map((b) => b.where.replace(dir, "")), [
       "/train/fountain/pair_covisibility.csv:4",
       "/train/fountain/pair_covisibility.csv:5",
@@ -346,7 +343,7 @@ Deno.test({
       const dataset = await loadDataset(dir);
       const { matcher, runs } = await countingMatcher();
       try {
-        const results = await ResultsFile.open(`${dir}/pairs.jsonl`, { ...CONFIG });
+        const results = await openEvalResults(`${dir}/pairs.jsonl`, CONFIG);
         const order: string[] = [];
         const records = await evaluate(matcher, dataset, CONFIG, results, (e) => {
           assert.ok(e.images && e.estimate, e.pair.id);
@@ -360,8 +357,8 @@ Deno.test({
         assert.deepEqual(records.map((r) => r.id), dataset.pairs.map((p) => p.id));
         for (const [k, pair] of dataset.pairs.entries()) {
           const images: [GrayImage, GrayImage] = [
+            await loadImage(pair.image0),
             await loadImage(pair.image1),
-            await loadImage(pair.image2),
           ];
           const m = await matcher.match(images[0], images[1], { resize: CONFIG.resize });
           const e = await estimateFromMatches(matcher, m, images, CONFIG);
@@ -396,7 +393,7 @@ Deno.test({
       const id = (k: number) => dataset.pairs[k].id;
       const { matcher, runs } = await countingMatcher();
       try {
-        const results = await ResultsFile.open(`${dir}/pairs.jsonl`, { ...CONFIG });
+        const results = await openEvalResults(`${dir}/pairs.jsonl`, CONFIG);
         const events: PairEvent[] = [];
         const records = await evaluate(matcher, dataset, CONFIG, results, (e) => {
           events.push(e);
@@ -416,7 +413,7 @@ Deno.test({
           assert.ok(records[k].F && records[k].inliers >= 8, `${id(k)}: ${records[k].inliers}`);
         }
         // Resuming retries the failed pairs only.
-        const again = await ResultsFile.open(results.path, { ...CONFIG });
+        const again = await openEvalResults(results.path, CONFIG);
         assert.deepEqual([...again.done.keys()], [id(0), id(3)]);
         const retried: string[] = [];
         const second = await evaluate(matcher, dataset, CONFIG, again, (e) => {

@@ -83,11 +83,11 @@ Deno.test({
         assert.ok(v.every((x) => Number.isFinite(Number(x))), f);
       }
       for (const i of [1, 2, 4]) assert.deepEqual(num(rows[i][1]), new Float64Array(9));
-      // x2ᵀ F x1 = 0 with x1 in image_1: scored against the pair's truth, and the reverse
-      // sample against the inverse pose (Rᵀ, −Rᵀ T).
-      const forward = poseErrors(num(rows[0][1]), { K1: K640, K2: K640, R, T });
+      // x2ᵀ F x1 = 0 with x1 in image_1 (images 0 and 1 of the library: x1ᵀ F x0 = 0):
+      // scored against the pair's truth, and the reverse sample against the inverse pose.
+      const forward = poseErrors(num(rows[0][1]), { K0: K640, K1: K640, R, T });
       const Rt = transpose3(R), back = mulVec3(Rt, T).map((v) => -v);
-      const reverse = poseErrors(num(rows[3][1]), { K1: K640, K2: K640, R: Rt, T: back });
+      const reverse = poseErrors(num(rows[3][1]), { K0: K640, K1: K640, R: Rt, T: back });
       for (const e of [forward, reverse]) {
         assert.ok(e.errQ < 1 && e.errT < 0.2, `errors ${e.errQ}°, ${e.errT} m`);
       }

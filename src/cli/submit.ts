@@ -5,10 +5,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { estimatePairs, Progress } from "../pipeline/evaluate.ts";
 import { readCsv } from "../io/dataset.ts";
-import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./eval.ts";
 import { fail, type Output, runMain } from "./common.ts";
+import { Progress } from "./progress.ts";
+import { estimatePairs } from "../pipeline/two_view.ts";
+import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./pipeline_options.ts";
 
 const HELP = `Usage: deno task submit --test-csv FILE --images DIR --out FILE [options]
 
@@ -80,7 +81,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
         progress.tick(s.sampleId);
       } else {
         const path = (id: string) => `${imagesDir}/${s.batch}/${id}.${values.ext}`;
-        pairs.push({ sample: k, batch: s.batch, image1: path(s.image1), image2: path(s.image2) });
+        pairs.push({ sample: k, batch: s.batch, image0: path(s.image0), image1: path(s.image1) });
       }
     }
     // One run per batch (a batch's images are its own): the features held are
@@ -112,9 +113,9 @@ export async function main(args: string[], out: Output = console): Promise<void>
   );
 }
 
-/** A row of the test CSV: a pair to match, or a sample whose row is malformed. */
+/** A row of the test CSV (its image_1 and image_2 as images 0 and 1): a pair to match, or a sample whose row is malformed. */
 type Sample =
-  | { sampleId: string; batch: string; image1: string; image2: string }
+  | { sampleId: string; batch: string; image0: string; image1: string }
   | { sampleId: string; where: string; error: string };
 
 /** Reads the test CSV; rows without a sample_id are reported and left out. */
@@ -134,8 +135,8 @@ async function readTestCsv(path: string, out: Output): Promise<Sample[]> {
       samples.push({
         sampleId: f.sample_id,
         batch: f.batch_id,
-        image1: f.image_1_id,
-        image2: f.image_2_id,
+        image0: f.image_1_id,
+        image1: f.image_2_id,
       });
     }
   }

@@ -84,22 +84,22 @@ export interface PoseErrors {
   errT: number;
 }
 
-/** Ground truth of one pair: intrinsics, relative pose (`X2 = R X1 + T`), scene scale. */
+/** Ground truth of one pair: intrinsics, relative pose (`X1 = R X0 + T`), scene scale. */
 export interface PairTruth {
-  /** Intrinsics of image 1 (the image of x1 in `x2ᵀ F x1 = 0`), row-major. */
+  /** Intrinsics of image 0 (the image of x0 in `x1ᵀ F x0 = 0`), row-major. */
+  K0: ArrayLike<number>;
+  /** Intrinsics of image 1. */
   K1: ArrayLike<number>;
-  /** Intrinsics of image 2. */
-  K2: ArrayLike<number>;
-  /** Rotation camera 1 → camera 2, row-major. */
+  /** Rotation camera 0 → camera 1, row-major. */
   R: ArrayLike<number>;
-  /** Translation camera 1 → camera 2 in scene units. */
+  /** Translation camera 0 → camera 1 in scene units. */
   T: ArrayLike<number>;
   /** Scene units → metres (default 1). */
   scale?: number;
 }
 
 /**
- * The IMC scorer's errors of F (`x2ᵀ F x1 = 0`, any scale): `E = K2ᵀ F K1`,
+ * The IMC scorer's errors of F (`x1ᵀ F x0 = 0`, any scale): `E = K1ᵀ F K0`,
  * both rotations of {@link decomposeEssential} scored, the smaller error of
  * each kind kept. A missing, non-finite or zero F gives infinite errors (a
  * failure at every threshold).
@@ -111,7 +111,7 @@ export function poseErrors(F: ArrayLike<number> | null | undefined, truth: PairT
   ) {
     return { errQ: Infinity, errT: Infinity };
   }
-  const { R1, R2, t } = decomposeEssential(essentialFromFundamental(F, truth.K1, truth.K2));
+  const { R1, R2, t } = decomposeEssential(essentialFromFundamental(F, truth.K0, truth.K1));
   return {
     errQ: Math.min(rotationError(R1, truth.R), rotationError(R2, truth.R)),
     errT: translationError(t, truth.T, truth.scale ?? 1),

@@ -13,6 +13,9 @@
  *   `<scene>/images/<id>.jpg`, and `scaling_factors.csv`. The relative pose is
  *   `R = R2 R1ᵀ`, `T = T2 − R T1`.
  *
+ * Inside, as everywhere in the library, the images of a pair are 0 and 1
+ * (`x1ᵀ F x0 = 0`, `X1 = R X0 + T`): the files' image 1 and 2 become 0 and 1.
+ *
  * Rows that cannot be scored (wrong number of fields, a non-numeric or
  * wrongly sized K/R/T, a missing image or scaling factor) are collected with
  * their reason, never dropped silently.
@@ -22,18 +25,20 @@ import { parseCsv as parse } from "../deps.ts";
 import { mul3, mulVec3, transpose3 } from "../geometry/linalg.ts";
 import type { PairTruth } from "../geometry/metric.ts";
 
-/** One pair to evaluate: images, intrinsics, relative pose `X2 = R X1 + T`, scene scale. */
+/** One pair to evaluate: images, intrinsics, relative pose `X1 = R X0 + T`, scene scale. */
 export interface EvalPair extends PairTruth {
   /** IMC id `dataset;scene;pair` (relpose: the `pair_id` column; IMC2022: `imc2022;<scene>;<pair>`). */
   id: string;
   /** Scene, the unit of the per-scene mAA. */
   scene: string;
-  /** Path of image 1 (the image of x1 in `x2ᵀ F x1 = 0`). */
+  /** Path of image 0 (the image of x0 in `x1ᵀ F x0 = 0`). */
+  image0: string;
+  /** Path of image 1. */
   image1: string;
-  /** Path of image 2. */
-  image2: string;
   /** Scene units → metres. */
   scale: number;
+  /** The ground-truth F (`x1ᵀ F x0 = 0`) when the file gives one (`F_gt`, `fundamental_matrix`). */
+  F?: Float64Array;
 }
 
 /** A listed row that cannot be scored, and why. */
@@ -72,6 +77,11 @@ export interface DatasetOptions {
   scenes?: string[];
   /** At most this many listed rows per scene, the first in file order (default all). */
   limit?: number;
+  /**
+   * Whether a pair whose image files are absent is a bad row (default true);
+   * false lists it anyway, for sets that come with matches instead of images.
+   */
+  requireImages?: boolean;
 }
 
 /** A dataset that cannot be read at all; the one-line message names the file. */
@@ -181,7 +191,7 @@ function isFile(path: string): boolean {
 
 /** Throws a {@link RowError} unless both images of `pair` exist (looked up once per path). */
 function checkImages(pair: EvalPair, seen: Map<string, boolean>): void {
-  for (const image of [pair.image1, pair.image2]) {
+  for (const image of [pair.image0, pair.image1]) {
     if (!seen.has(image)) seen.set(image, isFile(image));
     if (!seen.get(image)) throw new RowError(`image ${image}: no such file`);
   }
@@ -270,15 +280,16 @@ async function loadRelpose(root: string, options: DatasetOptions): Promise<Datas
       const pair = {
         id: f.pair_id,
         scene: f.scene,
-        image1: `${root}/images/${f.image1}`,
-        image2: `${root}/images/${f.image2}`,
-        K1: numbers(f.K1, 9, "K1"),
-        K2: numbers(f.K2, 9, "K2"),
+        image0: `${root}/images/${f.image1}`,
+        image1: `${root}/images/${f.image2}`,
+        K0: numbers(f.K1, 9, "K1"),
+        K1: numbers(f.K2, 9, "K2"),
         R: numbers(f.R, 9, "R"),
         T: numbers(f.T, 3, "T"),
         scale: scaleOf(scales, f.scene, `${root}/scaling_factors.csv`),
+        ...(f.F_gt ? { F: numbers(f.F_gt, 9, "F_gt") } : {}),
       };
-      checkImages(pair, seen);
+      if (options.requireImages ?? true) checkImages(pair, seen);
       entries.push({ pair });
     } catch (e) {
       if (!(e instanceof RowError)) throw e;
@@ -360,15 +371,18 @@ async function loadImc(train: string, options: DatasetOptions): Promise<Dataset>
         const pair: EvalPair = {
           id,
           scene,
-          image1: `${dir}/images/${ids[0]}.jpg`,
-          image2: `${dir}/images/${ids[1]}.jpg`,
-          K1: c1.K,
-          K2: c2.K,
+          image0: `${dir}/images/${ids[0]}.jpg`,
+          image1: `${dir}/images/${ids[1]}.jpg`,
+          K0: c1.K,
+          K1: c2.K,
           R,
           T: Float64Array.from(c2.T, (t, i) => t - RT1[i]),
           scale: scaleOf(scales, scene, `${train}/scaling_factors.csv`),
+          ...(f.fundamental_matrix
+            ? { F: numbers(f.fundamental_matrix, 9, "fundamental_matrix") }
+            : {}),
         };
-        checkImages(pair, seen);
+        if (options.requireImages ?? true) checkImages(pair, seen);
         entries.push({ pair });
       } catch (e) {
         if (!(e instanceof RowError)) throw e;

@@ -17,6 +17,17 @@ const COOPERATION: Record<KernelTuning, { wg: number; rowLanes: number; colLanes
   gpu: { wg: 256, rowLanes: 256, colLanes: 8 },
 };
 
+/**
+ * A coarse match list on the GPU, as {@link mutualMatches} writes it: the
+ * count, then `(i, j, confidence bits)` per match.
+ */
+export interface GpuMatches {
+  /** `u32` buffer `[1 + 3·capacity]`. */
+  buffer: Tensor;
+  /** Most matches the buffer can hold (min(L, S)). */
+  capacity: number;
+}
+
 /** The whole L×S problem: sizes, coarse grids, border removal and threshold. */
 export interface DualSoftmaxProblem {
   /** Rows (tokens of image 0). */

@@ -2,8 +2,8 @@
  * Gathering the fine stage's inputs for each coarse match (`fine_windows.wgsl`).
  * @module
  */
-import type { GpuMatches } from "../model/coarse_matching.ts";
 import { type Gpu, grid, type LiveSlots, type Tensor } from "../gpu/mod.ts";
+import type { GpuMatches } from "./dual_softmax.ts";
 
 const SHADER = new URL("./fine_windows.wgsl", import.meta.url);
 

@@ -16,6 +16,7 @@ import {
   tileConfidence,
 } from "../kernels/dual_softmax.ts";
 import { linear } from "../kernels/linear.ts";
+import type { GpuMatches } from "../kernels/dual_softmax.ts";
 
 /** Options of {@link coarseMatching}. */
 export interface CoarseMatchingOptions {
@@ -33,14 +34,6 @@ export interface CoarseMatchingOptions {
   maxTileBytes?: number;
   /** Also return the whole confidence matrix `[L, S]` (needs it to fit in one tile). */
   keepConfidence?: boolean;
-}
-
-/** Coarse matches on the GPU: `count` then `(i, j, conf bits)` triples. */
-export interface GpuMatches {
-  /** `u32` buffer `[1 + 3·capacity]`. */
-  buffer: Tensor;
-  /** Most matches the buffer can hold (min(L, S)). */
-  capacity: number;
 }
 
 /** Coarse matches read back to the CPU, in ascending `i`. */

@@ -10,7 +10,6 @@
  * @module
  */
 import type { LoftrConfig } from "./architecture.ts";
-import type { GpuMatches } from "./coarse_matching.ts";
 import { type FineExpectation, fineExpectation } from "../kernels/fine_matching.ts";
 import {
   fineWindows,
@@ -23,6 +22,7 @@ import type { Gpu, Tensor } from "../gpu/mod.ts";
 import { linear, type LinearWeights } from "../kernels/linear.ts";
 import { Transformer } from "./transformer.ts";
 import { type TensorSource, uploadLinear } from "./parameters.ts";
+import type { GpuMatches } from "../kernels/dual_softmax.ts";
 
 /** Matches refined per batch by default: about 70 MB of work tensors for the full model. */
 export const DEFAULT_FINE_BATCH = 512;

@@ -10,12 +10,13 @@
  */
 import type { LoftrConfig } from "./architecture.ts";
 import { type Backbone, createBackbone } from "./backbone.ts";
-import { coarseMatching, type GpuMatches, type GridSize } from "./coarse_matching.ts";
+import { coarseMatching, type GridSize } from "./coarse_matching.ts";
 import { FineRefinement } from "./fine_refinement.ts";
 import type { Gpu, Precision, Tensor } from "../gpu/mod.ts";
 import { addPositionEncoding } from "../kernels/position_encoding.ts";
 import { Transformer } from "./transformer.ts";
 import type { ModelWeights } from "./parameters.ts";
+import type { GpuMatches } from "../kernels/dual_softmax.ts";
 
 /** Per-image features: what the backbone and positional encoding produce. */
 export interface ImageFeatures {
