@@ -1,22 +1,28 @@
 /**
  * deno-loftr: LoFTR image matching (detector-free local feature matching with
- * transformers) written as WGSL compute shaders on Deno's WebGPU.
+ * transformers) written as WGSL compute shaders on WebGPU, with the geometry
+ * that follows matching: robust estimation of the fundamental matrix on the
+ * GPU, relative pose, and the IMC2022 metric.
  *
  * ```ts
- * import { Matcher } from "./mod.ts";
+ * import { estimateFundamental, Matcher } from "./mod.ts";
  *
  * const matcher = await Matcher.create(); // bundled distilled coarse LoFTR
  * const m = await matcher.match("a.jpg", "b.jpg");
  * console.log(m.count, m.keypoints0, m.keypoints1, m.confidence);
+ * const f = await estimateFundamental(matcher.gpu, m.keypoints0, m.keypoints1);
+ * console.log(f.F, f.inlierCount); // x1ᵀ F x0 = 0
  * matcher.destroy();
  * ```
+ *
+ * This is the API a user of a matcher needs. Kernels, model stages and the
+ * GPU layer are exported by the advanced entry point `./gpu` (gpu.ts).
  *
  * Permissions: `--allow-read` (weights, shaders and images) and, to keep
  * Mesa's CPU adapter quiet, `--allow-env`.
  *
  * @module
  */
-
 import { quietMesaWarning } from "./src/io/mesa.ts";
 
 quietMesaWarning();
@@ -28,79 +34,53 @@ export {
   type MatcherOptions,
   type MatchOptions,
   type MatchResult,
-} from "./src/pipeline/matcher.ts";
+} from "./src/pipeline/mod.ts";
 export {
   BUNDLED_WEIGHTS,
+  CheckpointError,
   convertCheckpoint,
   type ConvertOptions,
-  loadWeights,
-} from "./src/io/weights.ts";
-export {
-  ArchitectureError,
-  type BackboneVariant,
-  type ConfigOverrides,
-  type LayerKind,
-  type LoftrConfig,
-  type PosEncoding,
-  type TransformerConfig,
-} from "./src/model/architecture.ts";
-export {
   decodeImage,
   DEFAULT_RESIZE_POLICY,
+  drawMatches,
+  type DrawMatchesOptions,
   grayFromArray,
   type GrayImage,
   ImageError,
   loadImage,
+  loadWeights,
   type ResizePolicy,
-} from "./src/io/image.ts";
-export { drawMatches, type DrawMatchesOptions } from "./src/io/viz.ts";
-export { CheckpointError } from "./src/io/checkpoint/torch.ts";
-export {
-  DEFAULT_MEMORY_BUDGET,
-  type Dispatch,
-  type DType,
-  Gpu,
-  GpuError,
-  type GpuOptions,
-  type HostArray,
-  type KernelTiming,
-  type KernelTuning,
-  type LiveDispatch,
-  type LiveSlots,
-  type MemoryStats,
-  type Precision,
-  type Tensor,
-} from "./src/gpu/mod.ts";
-export type { GpuMatchList, ImageFeatures, LoFTR, LoftrMatchOptions } from "./src/model/loftr.ts";
-export type { GridSize } from "./src/model/coarse_matching.ts";
-export type { Mat3, Vec3 } from "./src/geometry/linalg.ts";
-export { estimateFundamental, findFundamental } from "./src/geometry/ransac_gpu.ts";
-export { eightPoint, enforceRank2, sevenPoint } from "./src/geometry/fundamental_solvers.ts";
-export { estimateFundamentalCpu } from "./src/geometry/ransac_cpu.ts";
-export type {
-  FundamentalResult,
-  FundamentalSolver,
-  Points,
-  RansacOptions,
-  ScoreMethod,
-  StopReason,
-} from "./src/geometry/ransac_options.ts";
-export { sampsonError } from "./src/geometry/scores.ts";
+} from "./src/io/mod.ts";
 export {
   decomposeEssential,
   type EssentialDecomposition,
   essentialFromFundamental,
-  type RecoveredPose,
-  recoverPose,
-} from "./src/geometry/pose.ts";
-export {
+  estimateFundamental,
+  estimateFundamentalCpu,
+  findFundamental,
+  type FundamentalResult,
+  type FundamentalSolver,
   maa,
   type MaaResult,
+  type Mat3,
   pairAccuracy,
   type PairTruth,
+  type Points,
   type PoseErrors,
   poseErrors,
-  rotationError,
-  translationError,
-} from "./src/geometry/metric.ts";
-export type { HostTensor, ModelWeights } from "./src/model/parameters.ts";
+  type RansacOptions,
+  type RecoveredPose,
+  recoverPose,
+  sampsonError,
+  type ScoreMethod,
+  type StopReason,
+  type Vec3,
+} from "./src/geometry/mod.ts";
+export {
+  Gpu,
+  GpuError,
+  type GpuOptions,
+  type KernelTuning,
+  type Precision,
+} from "./src/gpu/mod.ts";
+export { ArchitectureError, type LoftrConfig, type ModelWeights } from "./src/model/mod.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { GpuError, type KernelTiming, type Tensor } from "../src/gpu/mod.ts";
-import { type GrayImage, loadImage, resizeArea } from "../src/io/image.ts";
+import type { GrayImage } from "../src/io/image.ts";
 import { readMatches } from "../src/model/coarse_matching.ts";
 import type { Matcher } from "../src/pipeline/matcher.ts";
 import type { SyntheticModel } from "../testing/synthetic_weights.ts";
@@ -19,6 +19,8 @@ import {
   profiled,
   sum,
 } from "./profile.ts";
+import { loadImage } from "../src/io/decode.ts";
+import { resizeArea } from "../src/io/resize.ts";
 
 const MiB = 2 ** 20;
 

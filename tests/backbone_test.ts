@@ -9,7 +9,6 @@ import {
   wholeMap,
 } from "../src/kernels/conv2d.ts";
 import { Gpu, GpuError, type KernelTuning } from "../src/gpu/mod.ts";
-import { loadImage } from "../src/io/image.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
 import {
   assertIdentical,
@@ -35,6 +34,7 @@ import {
   upsampleRef,
 } from "./conv_ref.ts";
 import type { HostTensor, ModelWeights } from "../src/model/parameters.ts";
+import { loadImage } from "../src/io/decode.ts";
 
 for (const tuning of TUNINGS) {
   Deno.test(`conv2d (${tuning} tuning): every kernel size, stride, activation and residual form matches float64`, async () => {

@@ -4,7 +4,7 @@
  * here (a tiny pickle writer and fflate), so most tests need no ../shared.
  */
 import assert from "node:assert/strict";
-import { zipSync } from "../src/deps.ts";
+import { zipSync } from "../src/io/deps.ts";
 import { ArchitectureError } from "../src/model/architecture.ts";
 import { CheckpointError, unpickle } from "../src/io/checkpoint/pickle.ts";
 import { readTorchCheckpoint } from "../src/io/checkpoint/torch.ts";

@@ -3,7 +3,7 @@
 // reference's own 640×480 inputs, at least 99% of its matches per pair; fed from the
 // original JPEGs through our decoder and INTER_AREA, a match count within 10%.
 import assert from "node:assert/strict";
-import { parseCsv as parse, unzipSync } from "../src/deps.ts";
+import { parseCsv as parse, unzipSync } from "../src/io/deps.ts";
 import { Matcher } from "../mod.ts";
 import { needsShared, readNpy, sharedDir } from "./util.ts";
 

@@ -3,18 +3,21 @@
 // Fixtures are built in temporary folders from the Strecha images and ground truth in
 // tests/fixtures (row 0 of relpose/pairs.csv: fountain_0001 → fountain_0000).
 import assert from "node:assert/strict";
-import { parseCsv as parse, pngEncoder as pngModule } from "../src/deps.ts";
+import { parseCsv as parse } from "../src/io/deps.ts";
+import { pngEncoder as pngModule } from "../src/io/codecs.ts";
 import { barChart, cdfChart } from "../src/io/chart.ts";
 import { DatasetError, loadDataset } from "../src/io/dataset.ts";
 import { evaluate, type PairEvent } from "../src/pipeline/evaluate.ts";
-import { type GrayImage, loadImage, resizeArea } from "../src/io/image.ts";
+import type { GrayImage } from "../src/io/image.ts";
 import { axisAngleRotation, mul3, mulVec3 } from "../src/geometry/linalg.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
 import { maa, poseErrors } from "../src/geometry/metric.ts";
-import { refineMatches } from "../src/pipeline/ncc_refinement.ts";
+import { nccRefinement } from "../src/pipeline/ncc_refinement.ts";
 import { countBackboneRuns, fixture, runCli } from "./util.ts";
 import { estimateFromMatches, type PipelineConfig } from "../src/pipeline/two_view.ts";
 import { openEvalResults } from "../src/pipeline/evaluate.ts";
+import { loadImage } from "../src/io/decode.ts";
+import { resizeArea } from "../src/io/resize.ts";
 
 const png = pngModule as {
   decode(bytes: Uint8Array): { width: number; height: number; pixels: Uint8Array };
@@ -453,7 +456,7 @@ Deno.test("NCC refinement finds a known shift from the coarse cells that contain
         k2.push(...[x, y].map((v, i) => Math.floor((v + cell / 2 + d[i]) / cell) * cell));
       }
     }
-    const r = refineMatches(img1, img2, k1, k2, [[cell, cell], [cell, cell]]);
+    const r = nccRefinement(img1, img2, k1, k2, [[cell, cell], [cell, cell]]);
     const n = k1.length / 2;
     const errors = Array.from({ length: r.count }, (_, m) =>
       Math.hypot(
@@ -473,8 +476,8 @@ Deno.test("NCC refinement finds a known shift from the coarse cells that contain
     }
   }
   const flat = { width: 64, height: 64, data: new Float32Array(64 * 64).fill(0.5), name: "flat" };
-  assert.equal(refineMatches(flat, flat, [16, 16], [16, 16], [[16, 16], [16, 16]]).count, 0);
-  assert.throws(() => refineMatches(flat, flat, [1], [1, 2], [[16, 16], [16, 16]]), RangeError);
+  assert.equal(nccRefinement(flat, flat, [16, 16], [16, 16], [[16, 16], [16, 16]]).count, 0);
+  assert.throws(() => nccRefinement(flat, flat, [1], [1, 2], [[16, 16], [16, 16]]), RangeError);
 });
 
 /** Pixels of a decoded PNG that are saturated (a bar or curve colour, not grey text or grid). */

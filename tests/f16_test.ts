@@ -11,7 +11,6 @@ import { createBackbone } from "../src/model/backbone.ts";
 import { cast } from "../src/kernels/cast.ts";
 import { conv2d, conv2dWeights } from "../src/kernels/conv2d.ts";
 import { Gpu, GpuError, type Precision } from "../src/gpu/mod.ts";
-import { loadImage } from "../src/io/image.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
 import { LoFTR } from "../src/model/loftr.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
@@ -28,6 +27,7 @@ import {
   sharedDir,
   TUNINGS,
 } from "./util.ts";
+import { loadImage } from "../src/io/decode.ts";
 
 const u = 2 ** -11;
 

@@ -2,7 +2,7 @@
 // (images at <images>/<batch_id>/<image_id>.png), built from the Strecha fixture PNGs:
 // fountain_0001 and fountain_0000 after the reference's 640×480 INTER_AREA resize.
 import assert from "node:assert/strict";
-import { parseCsv as parse } from "../src/deps.ts";
+import { parseCsv as parse } from "../src/io/deps.ts";
 import { mulVec3, transpose3 } from "../src/geometry/linalg.ts";
 import { poseErrors } from "../src/geometry/metric.ts";
 import { fixture, runCli } from "./util.ts";

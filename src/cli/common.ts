@@ -3,8 +3,8 @@
  * @module
  */
 import type { Precision } from "../gpu/mod.ts";
-import type { ResizePolicy } from "../io/image.ts";
 import { quietMesaWarning } from "../io/mesa.ts";
+import type { ResizePolicy } from "../io/resize.ts";
 
 /** An error in the command line itself (bad option, wrong number of arguments). */
 export class UsageError extends Error {

@@ -13,7 +13,7 @@ import {
   recordsCsv,
   summarize,
 } from "../pipeline/evaluate.ts";
-import { type GrayImage, resizeArea } from "../io/image.ts";
+import type { GrayImage } from "../io/image.ts";
 import { drawMatches } from "../io/viz.ts";
 import { fail, type Output, runMain } from "./common.ts";
 import { Progress } from "./progress.ts";
@@ -24,6 +24,7 @@ import {
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
 } from "./pipeline_options.ts";
+import { resizeArea } from "../io/resize.ts";
 
 const HELP = `Usage: deno task eval --data DIR [options]
 

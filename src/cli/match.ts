@@ -3,13 +3,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadImage } from "../io/image.ts";
 import { Matcher, type MatchResult } from "../pipeline/matcher.ts";
 import { resolveModel } from "../io/model_zoo.ts";
 import { estimateFundamental } from "../geometry/ransac_gpu.ts";
 import { drawMatches } from "../io/viz.ts";
 import { fail, type Output, parsePrecision, parseResizePolicy, runMain } from "./common.ts";
 import { coarseCells, ransacThreshold } from "../pipeline/two_view.ts";
+import { loadImage } from "../io/decode.ts";
 
 const EXAMPLE = [
   new URL("../../tests/fixtures/images/fountain_0001.jpg", import.meta.url).pathname,

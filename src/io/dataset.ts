@@ -21,7 +21,7 @@
  * their reason, never dropped silently.
  * @module
  */
-import { parseCsv as parse } from "../deps.ts";
+import { parseCsv as parse } from "./deps.ts";
 import { mul3, mulVec3, transpose3 } from "../geometry/linalg.ts";
 import type { PairTruth } from "../geometry/metric.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { pngEncoder } from "../deps.ts";
+import { pngEncoder } from "./codecs.ts";
 import type { GrayImage } from "./image.ts";
 
 /** Options of {@link drawMatches}. */

@@ -8,7 +8,9 @@ const SHADER = new URL("./layer_norm.wgsl", import.meta.url);
 
 /** LayerNorm affine parameters `[C]`. */
 export interface LayerNormWeights {
+  /** Scale γ `[C]`. */
   weight: Tensor;
+  /** Shift β `[C]`. */
   bias: Tensor;
 }
 

@@ -18,7 +18,9 @@ const SHAPE: Record<KernelTuning, { entry: string; tile: number }> = {
 
 /** Weight `[N, K]` (PyTorch layout, y = x·Wᵀ) and bias `[N]` (zeros for bias-free layers). */
 export interface LinearWeights {
+  /** `[N, K]`. */
   weight: Tensor;
+  /** `[N]`. */
   bias: Tensor;
 }
 

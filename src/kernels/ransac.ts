@@ -26,26 +26,35 @@ export interface RansacProblem {
   sampleSize: 7 | 8;
   /** Hypothesis score: MAGSAC++ or MSAC. */
   score: "magsac" | "msac";
-  /** Squared Hartley scales of image 0 and 1 (Sampson distances in pixels). */
+  /** Squared Hartley scale of image 0 (Sampson distances in pixels). */
   s0sq: number;
+  /** Squared Hartley scale of image 1. */
   s1sq: number;
-  /** Squared inlier threshold and squared MAGSAC++ maximum threshold, px². */
+  /** Squared inlier threshold, px². */
   thr2: number;
+  /** Squared MAGSAC++ maximum threshold, px². */
   max2: number;
-  /** MAGSAC++ constants k²/2, Γ(3/2, k²/2), γ(5/2, k²/2). */
+  /** MAGSAC++ k²/2. */
   uk: number;
+  /** MAGSAC++ Γ(3/2, k²/2). */
   gammaK: number;
+  /** MAGSAC++ γ(5/2, k²/2). */
   lossMax: number;
-  /** Local-optimisation steps of the screening, and its relative convergence gain. */
+  /** Local-optimisation steps of the screening. */
   iterations: number;
+  /** Relative score gain under which the screening's steps stop. */
   converged: number;
 }
 
 /** A record read back: a model (normalised coordinates), its score and hypothesis index. */
 export interface RansacRecord {
+  /** Score (higher is better; −1 for a sample that gave no model). */
   score: number;
+  /** Matches below the inlier threshold. */
   inliers: number;
+  /** Hypothesis index. */
   h: number;
+  /** F of normalised coordinates, row-major. */
   F: Float64Array;
 }
 

@@ -25,6 +25,7 @@ interface EncoderLayerWeights {
 
 /** A stack of encoder layers on the GPU. */
 export class Transformer {
+  /** Its layers, model width and heads. */
   readonly config: TransformerConfig;
   #gpu: Gpu;
   #layers: EncoderLayerWeights[];

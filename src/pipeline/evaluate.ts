@@ -1,7 +1,7 @@
 /**
  * The IMC2022 evaluation loop: match the pairs (LoFTR, each image's backbone
  * once), then per pair optionally refine the coarse matches
- * ({@link refineMatches}), estimate F (GPU RANSAC), score it against the
+ * ({@link nccRefinement}), estimate F (GPU RANSAC), score it against the
  * ground truth ({@link poseErrors}); results appended to a JSON Lines file as
  * each pair finishes, so that a rerun with the same file skips what is done.
  * The same pipeline ({@link estimatePairs}) writes submissions.

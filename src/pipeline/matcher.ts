@@ -4,22 +4,19 @@
  * @module
  */
 import { Gpu, type Precision } from "../gpu/mod.ts";
-import {
-  checkResizePolicy,
-  decodeImage,
-  DEFAULT_RESIZE_POLICY,
-  type GrayImage,
-  ImageError,
-  type InputSize,
-  inputSize,
-  loadImage,
-  resizeArea,
-  type ResizePolicy,
-} from "../io/image.ts";
+import { type GrayImage, ImageError } from "../io/image.ts";
 import { readMatches } from "../model/coarse_matching.ts";
 import { type ImageFeatures, LoFTR } from "../model/loftr.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../io/weights.ts";
 import type { ModelWeights } from "../model/parameters.ts";
+import {
+  checkResizePolicy,
+  DEFAULT_RESIZE_POLICY,
+  type InputSize,
+  inputSize,
+  resizeArea,
+  type ResizePolicy,
+} from "../io/resize.ts";
 
 /** An image to match: a file path, a decoded grayscale image, or encoded bytes (PNG, JPEG, …). */
 export type ImageInput = string | GrayImage | Uint8Array;
@@ -110,10 +107,16 @@ export class InputImageError extends ImageError {
   }
 }
 
-/** Decodes an {@link ImageInput} into a grayscale image. */
+/**
+ * Decodes an {@link ImageInput} into a grayscale image. Paths and encoded
+ * bytes go through io/decode.ts, loaded on first use: a program (or page)
+ * that passes decoded images never loads the file decoders.
+ */
 async function toGray(input: ImageInput, name: string): Promise<GrayImage> {
-  if (typeof input === "string") return await loadImage(input);
-  if (input instanceof Uint8Array) return await decodeImage(input, name);
+  if (typeof input === "string") return await (await import("../io/decode.ts")).loadImage(input);
+  if (input instanceof Uint8Array) {
+    return await (await import("../io/decode.ts")).decodeImage(input, name);
+  }
   return input;
 }
 

@@ -10,9 +10,10 @@
  * 0.25 px; patches on straight edges or flat sky can slide along them).
  * @module
  */
-import { type GrayImage, resizeArea } from "../io/image.ts";
+import type { GrayImage } from "../io/image.ts";
+import { resizeArea } from "../io/resize.ts";
 
-/** Options of {@link refineMatches}. */
+/** Options of {@link nccRefinement}. */
 export interface RefineOptions {
   /** Patch radius in pixels at every pyramid level (default 4: 9×9 patches). */
   patchRadius?: number;
@@ -52,7 +53,7 @@ const STEP_RADIUS = 2;
  * image, whose image-0 patch is flat, or whose final NCC is below `minScore`
  * are dropped.
  */
-export function refineMatches(
+export function nccRefinement(
   img0: GrayImage,
   img1: GrayImage,
   kpts0: ArrayLike<number>,
@@ -62,10 +63,10 @@ export function refineMatches(
 ): RefinedMatches {
   const { patchRadius: r = 4, minScore = 0.5 } = options;
   if (kpts0.length % 2 !== 0 || kpts1.length !== kpts0.length) {
-    throw new RangeError(`refineMatches: kpts0 has ${kpts0.length} values, kpts1 ${kpts1.length}`);
+    throw new RangeError(`nccRefinement: kpts0 has ${kpts0.length} values, kpts1 ${kpts1.length}`);
   }
   if (!(Number.isInteger(r) && r >= 1)) {
-    throw new RangeError(`refineMatches: patchRadius ${r} must be an integer >= 1`);
+    throw new RangeError(`nccRefinement: patchRadius ${r} must be an integer >= 1`);
   }
   const cell1 = Math.max(...cells[1]);
   const levels = Math.max(0, Math.floor(Math.log2(cell1 / CELL_PER_LEVEL)));

@@ -8,9 +8,10 @@
  */
 import { estimateFundamental } from "../geometry/ransac_gpu.ts";
 import type { Precision } from "../gpu/mod.ts";
-import type { GrayImage, ImageError, ResizePolicy } from "../io/image.ts";
+import type { GrayImage, ImageError } from "../io/image.ts";
 import { InputImageError, type Matcher, type MatchResult } from "./matcher.ts";
-import { refineMatches } from "./ncc_refinement.ts";
+import { nccRefinement } from "./ncc_refinement.ts";
+import type { ResizePolicy } from "../io/resize.ts";
 
 /** Everything that decides a pair's result; recorded in the results file's header. */
 export interface PipelineConfig {
@@ -24,7 +25,7 @@ export interface PipelineConfig {
   threshold: number | null;
   /** Border removal in coarse cells, or `null` for the model's. */
   border: number | null;
-  /** Sub-pixel refinement of coarse matches: `ncc` ({@link refineMatches}) or `none`. */
+  /** Sub-pixel refinement of coarse matches: `ncc` ({@link nccRefinement}) or `none`. */
   refine: "ncc" | "none";
   /** RANSAC ({@link estimateFundamental}) parameters; see {@link ransacThreshold} for `auto`. */
   ransac: { threshold: number | "auto"; confidence: number; maxIterations: number; seed: number };
@@ -111,7 +112,7 @@ export async function estimateFromMatches(
   const cells = coarseCells(images, match, stride);
   let k0: ArrayLike<number> = match.keypoints0, k1: ArrayLike<number> = match.keypoints1;
   if (config.refine === "ncc") {
-    const r = refineMatches(images[0], images[1], k0, k1, cells);
+    const r = nccRefinement(images[0], images[1], k0, k1, cells);
     [k0, k1] = [r.keypoints0, r.keypoints1];
   }
   const refine = lap();

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { unzipSync } from "../../deps.ts";
+import { unzipSync } from "../deps.ts";
 import { f16ToF32 } from "../safetensors.ts";
 import {
   CheckpointError,
