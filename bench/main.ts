@@ -26,7 +26,7 @@ import { fail, runMain } from "../src/cli/common.ts";
 import { Gpu, type KernelTuning, type Precision } from "../src/gpu/mod.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
 import { type SyntheticModel, syntheticWeights } from "../testing/synthetic_weights.ts";
-import { type MemoryRow, pairMemory } from "./memory.ts";
+import { type MemoryRow, pairMemory } from "../testing/memory_replay.ts";
 import { benchMany, benchSize, type ManyResult, type ModelRun } from "./model.ts";
 import { benchRansacKernels, type RansacRun } from "./ransac.ts";
 import { f, report, table } from "./report.ts";

@@ -54,7 +54,7 @@ export {
 export { layerNorm, type LayerNormWeights } from "./layer_norm.ts";
 export { linear, type LinearActivation, type LinearOptions, type LinearWeights } from "./linear.ts";
 export { linearAttention } from "./linear_attention.ts";
-export { addPositionEncoding, positionEncodingAxes } from "./position_encoding.ts";
+export { addPositionEncoding } from "./position_encoding.ts";
 export {
   type RansacProblem,
   type RansacRecord,

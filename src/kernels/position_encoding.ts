@@ -1,67 +1,20 @@
 /**
- * Sine positional encoding of the coarse feature map (`position_encoding.wgsl`).
+ * Adds the sine positional encoding to a coarse feature map and flattens it
+ * to tokens (`position_encoding.wgsl`), from its axis tables (computed by
+ * the model's stage, model/position_encoding.ts).
  * @module
  */
-import type { PosEncoding } from "../model/architecture.ts";
 import { type Gpu, grid, type Tensor } from "../gpu/mod.ts";
 
 const SHADER = new URL("./position_encoding.wgsl", import.meta.url);
 
 /**
- * The encoding is separable: for channel group k, `pe[4k] = sin(x·d_k)`,
- * `pe[4k+1] = cos(x·d_k)`, `pe[4k+2] = sin(y·d_k)`, `pe[4k+3] = cos(y·d_k)`,
- * with x = column + 1, y = row + 1 and `d_k = exp(-2k)` (`legacy`, the
- * published models) or `exp(-2k · ln(10000) / (C/2))` (`corrected`). So only
- * its two axes are stored, computed in float64 and rounded to float32: the
- * x table `[C/2, W]` (row 2k: sin(x·d_k), row 2k+1: cos(x·d_k)), then the y
- * table `[C/2, H]` likewise — `C/2 · (W + H)` values for any map size.
+ * `feat` `[C, H, W]` plus the encoding read from `axes` (the x table
+ * `[C/2, W]` then the y table `[C/2, H]`: row 2k sin, row 2k+1 cos of channel
+ * group k), flattened to tokens `[H·W, C]` (token t = y·W + x).
  */
-export function positionEncodingAxes(
-  channels: number,
-  height: number,
-  width: number,
-  variant: PosEncoding,
-): Float32Array {
-  const half = channels / 2;
-  const axes = new Float32Array(half * (width + height));
-  for (let k = 0; k < channels / 4; k++) {
-    // d_k is rounded to float32 as in the reference, which builds it in float32.
-    const d = Math.fround(
-      variant === "legacy"
-        ? Math.exp(-2 * k)
-        : Math.exp((-2 * k * Math.log(10000)) / (channels / 2)),
-    );
-    for (let x = 0; x < width; x++) {
-      axes[2 * k * width + x] = Math.sin((x + 1) * d);
-      axes[(2 * k + 1) * width + x] = Math.cos((x + 1) * d);
-    }
-    for (let y = 0; y < height; y++) {
-      axes[half * width + 2 * k * height + y] = Math.sin((y + 1) * d);
-      axes[half * width + (2 * k + 1) * height + y] = Math.cos((y + 1) * d);
-    }
-  }
-  return axes;
-}
-
-/**
- * Adds the positional encoding to a coarse map `[C, H, W]` and flattens it to
- * tokens `[H·W, C]` (token t = y·W + x). The axis tables
- * ({@link positionEncodingAxes}) are cached per size on `cache`.
- */
-export async function addPositionEncoding(
-  gpu: Gpu,
-  feat: Tensor,
-  variant: PosEncoding,
-  cache: Map<string, Tensor>,
-): Promise<Tensor> {
+export async function addPositionEncoding(gpu: Gpu, feat: Tensor, axes: Tensor): Promise<Tensor> {
   const [C, H, W] = feat.shape;
-  if (C % 4 !== 0) throw new Error(`positional encoding needs channels divisible by 4, got ${C}`);
-  const key = `${C}x${H}x${W}:${variant}`;
-  let axes = cache.get(key);
-  if (!axes) {
-    axes = gpu.tensor([(C / 2) * (W + H)], positionEncodingAxes(C, H, W, variant));
-    cache.set(key, axes);
-  }
   const tokens = gpu.tensor([H * W, C]);
   gpu.dispatch({
     kernel: await gpu.kernel(SHADER),

@@ -1,6 +1,6 @@
 // Adds the sine positional encoding to a coarse feature map and flattens it to
 // tokens: tokens[t, c] = feat[c, t] + pe[c, y, x] with t = y * W + x.
-// The encoding is separable (src/kernels/position_encoding.ts): channel 4k + j is
+// The encoding is separable (src/model/position_encoding.ts): channel 4k + j is
 // sin or cos of x·d_k (j = 0, 1) or of y·d_k (j = 2, 3), read from the axis
 // tables `axes` = x table [C/2, W] then y table [C/2, H], computed on the
 // host in float64 (WGSL's sin/cos are not accurate for the large arguments

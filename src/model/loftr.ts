@@ -13,7 +13,7 @@ import { type Backbone, createBackbone } from "./backbone.ts";
 import { coarseMatching, type GridSize } from "./coarse_matching.ts";
 import { FineRefinement } from "./fine_refinement.ts";
 import type { Gpu, Precision, Tensor } from "../gpu/mod.ts";
-import { addPositionEncoding } from "../kernels/position_encoding.ts";
+import { positionEncoding } from "./position_encoding.ts";
 import { Transformer } from "./transformer.ts";
 import type { ModelWeights } from "./parameters.ts";
 import type { GpuMatches } from "../kernels/dual_softmax.ts";
@@ -117,7 +117,7 @@ export class LoFTR {
       throw new Error(`input ${W}×${H} is not a positive multiple of the coarse stride ${s}`);
     }
     const { coarse, fine } = await this.#backbone.run(image, { fine: this.config.fine !== null });
-    const tokens = await addPositionEncoding(
+    const tokens = await positionEncoding(
       this.#gpu,
       coarse,
       this.config.posEncoding,

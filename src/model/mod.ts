@@ -3,7 +3,7 @@
  * nothing read back between them but the final match list ({@link LoFTR}):
  *
  *   backbone (`backbone.ts`, ResNet-FPN) → positional encoding
- *   (`kernels/position_encoding.ts`) → coarse transformer (`transformer.ts`)
+ *   (`position_encoding.ts`) → coarse transformer (`transformer.ts`)
  *   → coarse matching (`coarse_matching.ts`, dual softmax) → fine refinement
  *   (`fine_refinement.ts`, models with a fine stage)
  *
@@ -55,4 +55,5 @@ export {
   uploadLinear,
   uploadParameter,
 } from "./parameters.ts";
+export { positionEncoding, positionEncodingAxes } from "./position_encoding.ts";
 export { Transformer } from "./transformer.ts";

@@ -1,9 +1,9 @@
 // Matcher.matchMany: every pair of a set with each image's features computed once,
 // the same matches as Matcher.match pair by pair, and features released after use.
 import assert from "node:assert/strict";
-import { Gpu } from "../src/gpu/mod.ts";
-import { Matcher } from "../src/pipeline/matcher.ts";
-import { countBackboneRuns, fixture } from "./util.ts";
+import { Gpu } from "../../src/gpu/mod.ts";
+import { Matcher } from "../../src/pipeline/matcher.ts";
+import { countBackboneRuns, fixture } from "../support/util.ts";
 
 const IMAGES = [
   fixture("images/fountain_0001.png"), // 640×480

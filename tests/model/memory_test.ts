@@ -2,9 +2,9 @@
 // 128 MiB), by replaying a pair's allocations on a device that computes
 // nothing (bench/memory.ts); checked first against real runs.
 import assert from "node:assert/strict";
-import { pairMemory } from "../bench/memory.ts";
-import { Gpu, type KernelTuning, type Precision } from "../src/gpu/mod.ts";
-import { needsShaderF16, TUNINGS } from "./util.ts";
+import { pairMemory } from "../../testing/memory_replay.ts";
+import { Gpu, type KernelTuning, type Precision } from "../../src/gpu/mod.ts";
+import { needsShaderF16, TUNINGS } from "../support/util.ts";
 
 /** The replayed peaks of both architectures equal real runs on this adapter at `precision`. */
 async function replayEqualsRealRuns(precision: Precision, tuning?: KernelTuning): Promise<void> {

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
-import { syntheticMatches } from "../testing/ransac_data.ts";
-import { mul3, normalizeSign, transpose3 } from "../src/geometry/linalg.ts";
-import { rotationError } from "../src/geometry/metric.ts";
-import { decomposeEssential, essentialFromFundamental, recoverPose } from "../src/geometry/pose.ts";
+import { syntheticMatches } from "../../testing/ransac_data.ts";
+import { mul3, normalizeSign, transpose3 } from "../../src/geometry/linalg.ts";
+import { rotationError } from "../../src/geometry/metric.ts";
+import {
+  decomposeEssential,
+  essentialFromFundamental,
+  recoverPose,
+} from "../../src/geometry/pose.ts";
 
 // Noise-free synthetic scene (σ = 0): F is exact to float64 round-off, so every comparison below
 // is against ~1e-12 errors; tolerances of 1e-9 leave a thousandfold margin.

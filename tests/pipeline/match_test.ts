@@ -1,8 +1,15 @@
 // End to end: images in, matches out, through the public API and the `match` CLI,
 // with the bundled distilled coarse LoFTR (real trained weights).
 import assert from "node:assert/strict";
-import { drawMatches, Gpu, grayFromArray, type KernelTuning, loadImage, Matcher } from "../mod.ts";
-import { fixture, readNpy, runCli, TUNINGS } from "./util.ts";
+import {
+  drawMatches,
+  Gpu,
+  grayFromArray,
+  type KernelTuning,
+  loadImage,
+  Matcher,
+} from "../../mod.ts";
+import { fixture, readNpy, runCli, TUNINGS } from "../support/util.ts";
 
 const PNG0 = fixture("images/fountain_0001.png"); // the reference's own 640×480 inputs
 const PNG1 = fixture("images/fountain_0000.png");

@@ -1,10 +1,10 @@
 /** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
 import assert from "node:assert/strict";
-import { Gpu, type KernelTuning, type Tensor } from "../src/gpu/mod.ts";
-import type { Matcher } from "../src/pipeline/matcher.ts";
-import { convertCheckpoint, loadWeights } from "../src/io/weights.ts";
-import { quietMesaWarning } from "../src/io/mesa.ts";
-import type { ModelWeights } from "../src/model/parameters.ts";
+import { Gpu, type KernelTuning, type Tensor } from "../../src/gpu/mod.ts";
+import type { Matcher } from "../../src/pipeline/matcher.ts";
+import { convertCheckpoint, loadWeights } from "../../src/io/weights.ts";
+import { quietMesaWarning } from "../../src/io/mesa.ts";
+import type { ModelWeights } from "../../src/model/parameters.ts";
 
 quietMesaWarning();
 
@@ -75,7 +75,7 @@ export function readNpy(file: string | URL | Uint8Array): Npy {
 
 /** Absolute path of `../shared` beside the checkout, or `null` when it is absent (a user's clone). */
 export const sharedDir: string | null = (() => {
-  const dir = new URL("../../shared/", import.meta.url).pathname;
+  const dir = new URL("../../../shared/", import.meta.url).pathname;
   try {
     return Deno.statSync(dir).isDirectory ? dir : null;
   } catch {
@@ -85,7 +85,7 @@ export const sharedDir: string | null = (() => {
 
 /** Path of a file under `tests/fixtures/`. */
 export function fixture(path: string): string {
-  return new URL(`./fixtures/${path}`, import.meta.url).pathname;
+  return new URL(`../fixtures/${path}`, import.meta.url).pathname;
 }
 
 /** Options for `Deno.test` that skip (with a note) when ../shared is absent. */
@@ -143,7 +143,7 @@ export interface CliRun {
 export async function runCli(script: string, args: string[]): Promise<CliRun> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
-    cwd: new URL("..", import.meta.url).pathname,
+    cwd: new URL("../..", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
   }).output();

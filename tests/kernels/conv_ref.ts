@@ -3,10 +3,10 @@
  * cases the tests run through `conv2d` at either precision.
  */
 import assert from "node:assert/strict";
-import { conv2d, conv2dWeights, type ConvActivation } from "../src/kernels/conv2d.ts";
-import type { Gpu, Precision } from "../src/gpu/mod.ts";
-import { relL2, seededRandom } from "./util.ts";
-import type { HostTensor } from "../src/model/parameters.ts";
+import { conv2d, conv2dWeights, type ConvActivation } from "../../src/kernels/conv2d.ts";
+import type { Gpu, Precision } from "../../src/gpu/mod.ts";
+import { relL2, seededRandom } from "../support/util.ts";
+import type { HostTensor } from "../../src/model/parameters.ts";
 
 /** A `[C, H, W]` map in float64 on the CPU. */
 export interface Map3 {

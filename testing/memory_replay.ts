@@ -9,7 +9,7 @@
  */
 import { Gpu, type KernelTuning, type Precision } from "../src/gpu/mod.ts";
 import { LoFTR } from "../src/model/loftr.ts";
-import { type SyntheticModel, syntheticWeights } from "../testing/synthetic_weights.ts";
+import { type SyntheticModel, syntheticWeights } from "./synthetic_weights.ts";
 
 /** Peak buffer memory of one pair at one size, in MiB. */
 export interface MemoryRow {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createBackbone } from "../src/model/backbone.ts";
+import { createBackbone } from "../../src/model/backbone.ts";
 import {
   conv2d,
   conv2dInputRows,
@@ -7,9 +7,9 @@ import {
   conv2dWeights,
   type ConvActivation,
   wholeMap,
-} from "../src/kernels/conv2d.ts";
-import { Gpu, GpuError, type KernelTuning } from "../src/gpu/mod.ts";
-import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
+} from "../../src/kernels/conv2d.ts";
+import { Gpu, GpuError, type KernelTuning } from "../../src/gpu/mod.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../../src/io/weights.ts";
 import {
   assertIdentical,
   fixture,
@@ -21,7 +21,7 @@ import {
   seededRandom,
   sharedDir,
   TUNINGS,
-} from "./util.ts";
+} from "../support/util.ts";
 import {
   activate,
   conv2dError,
@@ -32,9 +32,9 @@ import {
   randomImage,
   randomMap,
   upsampleRef,
-} from "./conv_ref.ts";
-import type { HostTensor, ModelWeights } from "../src/model/parameters.ts";
-import { loadImage } from "../src/io/decode.ts";
+} from "../kernels/conv_ref.ts";
+import type { HostTensor, ModelWeights } from "../../src/model/parameters.ts";
+import { loadImage } from "../../src/io/decode.ts";
 
 for (const tuning of TUNINGS) {
   Deno.test(`conv2d (${tuning} tuning): every kernel size, stride, activation and residual form matches float64`, async () => {

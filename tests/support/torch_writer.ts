@@ -2,7 +2,7 @@
  * Test helper: writes `torch.save` checkpoints by hand (pickle protocol 2 in a
  * stored zip), so the converter's tests need neither Python nor real files.
  */
-import { zipSync } from "../src/io/deps.ts";
+import { zipSync } from "../../src/io/deps.ts";
 
 /** Pickle opcodes and their operands, as bytes. */
 export type Op = number[];

@@ -3,12 +3,12 @@
 // (../shared/reference/README.md). Fixture tests use the committed copies in
 // tests/fixtures/tiny_real and the bundled weights; the deeper checks read ../shared.
 import assert from "node:assert/strict";
-import type { PosEncoding } from "../src/model/architecture.ts";
-import { coarseMatching, readMatches } from "../src/model/coarse_matching.ts";
-import { Gpu, type Tensor } from "../src/gpu/mod.ts";
-import { addPositionEncoding, positionEncodingAxes } from "../src/kernels/position_encoding.ts";
-import { Transformer } from "../src/model/transformer.ts";
-import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
+import type { PosEncoding } from "../../src/model/architecture.ts";
+import { coarseMatching, readMatches } from "../../src/model/coarse_matching.ts";
+import { Gpu, type Tensor } from "../../src/gpu/mod.ts";
+import { positionEncoding, positionEncodingAxes } from "../../src/model/position_encoding.ts";
+import { Transformer } from "../../src/model/transformer.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../../src/io/weights.ts";
 import {
   fixture,
   fullRandomWeights,
@@ -17,8 +17,8 @@ import {
   relL2,
   sharedDir,
   TUNINGS,
-} from "./util.ts";
-import type { ModelWeights } from "../src/model/parameters.ts";
+} from "../support/util.ts";
+import type { ModelWeights } from "../../src/model/parameters.ts";
 
 const tinyFixture = (name: string) => readNpy(fixture(`tiny_real/${name}.npy`));
 const reference = (dump: string, name: string) =>
@@ -101,7 +101,7 @@ Deno.test("tiny_real: coarse map + positional encoding → tokens_pe (rel L2 ≤
   await withGpu(async (gpu) => {
     const table = positionEncodingTable(32, 30, 40, "legacy");
     const coarse = upload(gpu, tinyFixture("backbone_c0"));
-    const tokens = await addPositionEncoding(gpu, coarse, "legacy", new Map());
+    const tokens = await positionEncoding(gpu, coarse, "legacy", new Map());
     // The reference adds a float32 table (3e-8 from float64, README): far below 1e-5.
     const err = relL2(await gpu.read(tokens), tinyFixture("tokens_pe0").data);
     assert.ok(err <= 1e-5, `tokens_pe0: rel L2 ${err}`);

@@ -4,21 +4,21 @@
  * here (a tiny pickle writer and fflate), so most tests need no ../shared.
  */
 import assert from "node:assert/strict";
-import { zipSync } from "../src/io/deps.ts";
-import { ArchitectureError } from "../src/model/architecture.ts";
-import { CheckpointError, unpickle } from "../src/io/checkpoint/pickle.ts";
-import { readTorchCheckpoint } from "../src/io/checkpoint/torch.ts";
-import { main } from "../src/cli/convert.ts";
-import { run } from "../src/cli/common.ts";
+import { zipSync } from "../../src/io/deps.ts";
+import { ArchitectureError } from "../../src/model/architecture.ts";
+import { CheckpointError, unpickle } from "../../src/io/checkpoint/pickle.ts";
+import { readTorchCheckpoint } from "../../src/io/checkpoint/torch.ts";
+import { main } from "../../src/cli/convert.ts";
+import { run } from "../../src/cli/common.ts";
 import {
   f16ToF32,
   f32ToF16,
   readSafetensors,
   SafetensorsError,
   writeSafetensors,
-} from "../src/io/safetensors.ts";
-import { BUNDLED_WEIGHTS, convertCheckpoint, loadWeights } from "../src/io/weights.ts";
-import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
+} from "../../src/io/safetensors.ts";
+import { BUNDLED_WEIGHTS, convertCheckpoint, loadWeights } from "../../src/io/weights.ts";
+import { needsShared, rejection, seededRandom, sharedDir } from "../support/util.ts";
 import {
   call,
   dict,
@@ -31,8 +31,8 @@ import {
   torchZip,
   tuple,
   utf8,
-} from "./torch_writer.ts";
-import type { HostTensor } from "../src/model/parameters.ts";
+} from "../support/torch_writer.ts";
+import type { HostTensor } from "../../src/model/parameters.ts";
 
 const bytesOf = (a: ArrayBufferView): Uint8Array =>
   new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { pngDecoder, pngEncoder } from "../src/io/codecs.ts";
-import { grayFromArray, type GrayImage, ImageError } from "../src/io/image.ts";
-import { drawMatches, viridis } from "../src/io/viz.ts";
-import { fixture, needsShared, sharedDir } from "./util.ts";
-import { decodeImage, loadImage } from "../src/io/decode.ts";
-import { DEFAULT_RESIZE_POLICY, inputSize, resizeArea } from "../src/io/resize.ts";
+import { pngDecoder, pngEncoder } from "../../src/io/codecs.ts";
+import { grayFromArray, type GrayImage, ImageError } from "../../src/io/image.ts";
+import { drawMatches, viridis } from "../../src/io/viz.ts";
+import { fixture, needsShared, sharedDir } from "../support/util.ts";
+import { decodeImage, loadImage } from "../../src/io/decode.ts";
+import { DEFAULT_RESIZE_POLICY, inputSize, resizeArea } from "../../src/io/resize.ts";
 
 // imagescript's PNG codecs (its main entry would need --allow-ffi).
 const png = {

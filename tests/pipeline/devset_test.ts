@@ -3,9 +3,9 @@
 // reference's own 640×480 inputs, at least 99% of its matches per pair; fed from the
 // original JPEGs through our decoder and INTER_AREA, a match count within 10%.
 import assert from "node:assert/strict";
-import { parseCsv as parse, unzipSync } from "../src/io/deps.ts";
-import { Matcher } from "../mod.ts";
-import { needsShared, readNpy, sharedDir } from "./util.ts";
+import { parseCsv as parse, unzipSync } from "../../src/io/deps.ts";
+import { Matcher } from "../../mod.ts";
+import { needsShared, readNpy, sharedDir } from "../support/util.ts";
 
 Deno.test({
   ...needsShared("relpose_dev, 61 pairs: same coarse matches as the reference, and from the JPEGs"),

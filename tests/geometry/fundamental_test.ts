@@ -4,21 +4,21 @@ import {
   type SyntheticMatches,
   syntheticMatches,
   syntheticQuality,
-} from "../testing/ransac_data.ts";
-import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../src/geometry/linalg.ts";
-import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
-import { fixture, needsShared, sharedDir } from "./util.ts";
-import { cubicRoots, eightPoint, sevenPoint } from "../src/geometry/fundamental_solvers.ts";
-import { normalizeMatches } from "../src/geometry/matches.ts";
-import { estimateFundamentalCpu } from "../src/geometry/ransac_cpu.ts";
-import type { FundamentalResult, RansacOptions } from "../src/geometry/ransac_options.ts";
+} from "../../testing/ransac_data.ts";
+import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../../src/geometry/linalg.ts";
+import { maa, pairAccuracy, poseErrors } from "../../src/geometry/metric.ts";
+import { fixture, needsShared, sharedDir } from "../support/util.ts";
+import { cubicRoots, eightPoint, sevenPoint } from "../../src/geometry/fundamental_solvers.ts";
+import { normalizeMatches } from "../../src/geometry/matches.ts";
+import { estimateFundamentalCpu } from "../../src/geometry/ransac_cpu.ts";
+import type { FundamentalResult, RansacOptions } from "../../src/geometry/ransac_options.ts";
 import {
   magsacQuality,
   magsacQualityTabulated,
   magsacWeight,
   magsacWeightTabulated,
   sampsonError,
-} from "../src/geometry/scores.ts";
+} from "../../src/geometry/scores.ts";
 
 /** Largest entry difference of two matrices after unit-norm, sign-fixed scaling. */
 function fDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,9 +1,9 @@
 // The GPU layer's own behaviour: dispatches sized on the GPU for a live count,
 // and the memory budget that frees pooled buffers.
 import assert from "node:assert/strict";
-import { Gpu, GpuError } from "../src/gpu/mod.ts";
-import { linear } from "../src/kernels/linear.ts";
-import { TUNINGS } from "./util.ts";
+import { Gpu, GpuError } from "../../src/gpu/mod.ts";
+import { linear } from "../../src/kernels/linear.ts";
+import { TUNINGS } from "../support/util.ts";
 
 const MiB = 2 ** 20;
 

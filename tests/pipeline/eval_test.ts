@@ -3,21 +3,21 @@
 // Fixtures are built in temporary folders from the Strecha images and ground truth in
 // tests/fixtures (row 0 of relpose/pairs.csv: fountain_0001 → fountain_0000).
 import assert from "node:assert/strict";
-import { parseCsv as parse } from "../src/io/deps.ts";
-import { pngEncoder as pngModule } from "../src/io/codecs.ts";
-import { barChart, cdfChart } from "../src/io/chart.ts";
-import { DatasetError, loadDataset } from "../src/io/dataset.ts";
-import { evaluate, type PairEvent } from "../src/pipeline/evaluate.ts";
-import type { GrayImage } from "../src/io/image.ts";
-import { axisAngleRotation, mul3, mulVec3 } from "../src/geometry/linalg.ts";
-import { Matcher } from "../src/pipeline/matcher.ts";
-import { maa, poseErrors } from "../src/geometry/metric.ts";
-import { nccRefinement } from "../src/pipeline/ncc_refinement.ts";
-import { countBackboneRuns, fixture, runCli } from "./util.ts";
-import { estimateFromMatches, type PipelineConfig } from "../src/pipeline/two_view.ts";
-import { openEvalResults } from "../src/pipeline/evaluate.ts";
-import { loadImage } from "../src/io/decode.ts";
-import { resizeArea } from "../src/io/resize.ts";
+import { parseCsv as parse } from "../../src/io/deps.ts";
+import { pngEncoder as pngModule } from "../../src/io/codecs.ts";
+import { barChart, cdfChart } from "../../src/io/chart.ts";
+import { DatasetError, loadDataset } from "../../src/io/dataset.ts";
+import { evaluate, type PairEvent } from "../../src/pipeline/evaluate.ts";
+import type { GrayImage } from "../../src/io/image.ts";
+import { axisAngleRotation, mul3, mulVec3 } from "../../src/geometry/linalg.ts";
+import { Matcher } from "../../src/pipeline/matcher.ts";
+import { maa, poseErrors } from "../../src/geometry/metric.ts";
+import { nccRefinement } from "../../src/pipeline/ncc_refinement.ts";
+import { countBackboneRuns, fixture, runCli } from "../support/util.ts";
+import { estimateFromMatches, type PipelineConfig } from "../../src/pipeline/two_view.ts";
+import { openEvalResults } from "../../src/pipeline/evaluate.ts";
+import { loadImage } from "../../src/io/decode.ts";
+import { resizeArea } from "../../src/io/resize.ts";
 
 const png = pngModule as {
   decode(bytes: Uint8Array): { width: number; height: number; pixels: Uint8Array };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadSiftPairs } from "../testing/ransac_data.ts";
+import { loadSiftPairs } from "../../testing/ransac_data.ts";
 import {
   maa,
   MAA_TRANSLATION_THRESHOLDS,
@@ -8,9 +8,9 @@ import {
   rotationError,
   sceneOf,
   translationError,
-} from "../src/geometry/metric.ts";
-import { fixture, needsShared, sharedDir } from "./util.ts";
-import { axisAngleRotation } from "../src/geometry/linalg.ts";
+} from "../../src/geometry/metric.ts";
+import { fixture, needsShared, sharedDir } from "../support/util.ts";
+import { axisAngleRotation } from "../../src/geometry/linalg.ts";
 
 /** Rotation by `deg` degrees about the unit axis (x, y, z), row-major (Rodrigues). */
 function rotation(deg: number, x: number, y: number, z: number): Float64Array {

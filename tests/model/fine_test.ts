@@ -2,13 +2,20 @@
 // ../shared/reference/full_random (full outdoor architecture, seeded random weights,
 // 320×240), each stage fed with the reference's own inputs and coarse match ids.
 import assert from "node:assert/strict";
-import { uploadMatches } from "../src/model/coarse_matching.ts";
-import { FineRefinement } from "../src/model/fine_refinement.ts";
-import { fineWindows } from "../src/kernels/fine_windows.ts";
-import { Gpu, type Tensor } from "../src/gpu/mod.ts";
-import { Transformer } from "../src/model/transformer.ts";
-import { grayFromArray, Matcher } from "../mod.ts";
-import { fullRandomWeights, needsShared, readNpy, relL2, sharedDir, TUNINGS } from "./util.ts";
+import { uploadMatches } from "../../src/model/coarse_matching.ts";
+import { FineRefinement } from "../../src/model/fine_refinement.ts";
+import { fineWindows } from "../../src/kernels/fine_windows.ts";
+import { Gpu, type Tensor } from "../../src/gpu/mod.ts";
+import { Transformer } from "../../src/model/transformer.ts";
+import { grayFromArray, Matcher } from "../../mod.ts";
+import {
+  fullRandomWeights,
+  needsShared,
+  readNpy,
+  relL2,
+  sharedDir,
+  TUNINGS,
+} from "../support/util.ts";
 
 Deno.test("fine windows: 5×5 around (4·cx, 4·cy), zero padding, coarse projection appended", async () => {
   const gpu = await Gpu.create();

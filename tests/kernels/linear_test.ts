@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Gpu } from "../src/gpu/mod.ts";
-import { linear } from "../src/kernels/linear.ts";
-import { relL2, seededRandom, TUNINGS } from "./util.ts";
+import { Gpu } from "../../src/gpu/mod.ts";
+import { linear } from "../../src/kernels/linear.ts";
+import { relL2, seededRandom, TUNINGS } from "../support/util.ts";
 
 // Shapes: inside one tile of either tuning; then past a 64 × 64 tile with K
 // not a multiple of the 16-feature slice and a concatenation split inside a vec4.

@@ -4,17 +4,17 @@ import {
   loadSiftPairs,
   syntheticMatches,
   syntheticQuality,
-} from "../testing/ransac_data.ts";
-import { Gpu } from "../src/gpu/mod.ts";
-import { maa, pairAccuracy, poseErrors } from "../src/geometry/metric.ts";
-import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
-import { fixture, needsShared, sharedDir, TUNINGS } from "./util.ts";
-import { type ScoredModel, screenCandidates } from "../src/geometry/local_optimization.ts";
-import { type PreparedMatches, prepareMatches } from "../src/geometry/matches.ts";
-import { recoverCandidates } from "../src/geometry/ransac.ts";
-import { estimateFundamentalCpu } from "../src/geometry/ransac_cpu.ts";
-import { type RansacOptions, resolveOptions } from "../src/geometry/ransac_options.ts";
-import { scoreModel } from "../src/geometry/scores.ts";
+} from "../../testing/ransac_data.ts";
+import { Gpu } from "../../src/gpu/mod.ts";
+import { maa, pairAccuracy, poseErrors } from "../../src/geometry/metric.ts";
+import { estimateFundamental, screenCandidatesGpu } from "../../src/geometry/ransac_gpu.ts";
+import { fixture, needsShared, sharedDir, TUNINGS } from "../support/util.ts";
+import { type ScoredModel, screenCandidates } from "../../src/geometry/local_optimization.ts";
+import { type PreparedMatches, prepareMatches } from "../../src/geometry/matches.ts";
+import { recoverCandidates } from "../../src/geometry/ransac.ts";
+import { estimateFundamentalCpu } from "../../src/geometry/ransac_cpu.ts";
+import { type RansacOptions, resolveOptions } from "../../src/geometry/ransac_options.ts";
+import { scoreModel } from "../../src/geometry/scores.ts";
 
 for (const tuning of TUNINGS) {
   Deno.test(`ransac: GPU estimator recovers F and its inliers with 10–70% outliers, as the CPU reference (${tuning} tuning)`, async () => {

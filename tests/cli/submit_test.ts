@@ -2,10 +2,10 @@
 // (images at <images>/<batch_id>/<image_id>.png), built from the Strecha fixture PNGs:
 // fountain_0001 and fountain_0000 after the reference's 640×480 INTER_AREA resize.
 import assert from "node:assert/strict";
-import { parseCsv as parse } from "../src/io/deps.ts";
-import { mulVec3, transpose3 } from "../src/geometry/linalg.ts";
-import { poseErrors } from "../src/geometry/metric.ts";
-import { fixture, runCli } from "./util.ts";
+import { parseCsv as parse } from "../../src/io/deps.ts";
+import { mulVec3, transpose3 } from "../../src/geometry/linalg.ts";
+import { poseErrors } from "../../src/geometry/metric.ts";
+import { fixture, runCli } from "../support/util.ts";
 
 /** Ground truth of row 0 (fountain_0001 → fountain_0000) for the 640×480 PNGs. */
 const ROW: Record<string, string> = parse(

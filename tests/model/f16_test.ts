@@ -6,15 +6,15 @@
 // Tolerances are in units of u = 2^-11 ≈ 4.9e-4, the largest relative error
 // of one rounding to f16 (11 significant bits, round to nearest).
 import assert from "node:assert/strict";
-import { syntheticWeights } from "../testing/synthetic_weights.ts";
-import { createBackbone } from "../src/model/backbone.ts";
-import { cast } from "../src/kernels/cast.ts";
-import { conv2d, conv2dWeights } from "../src/kernels/conv2d.ts";
-import { Gpu, GpuError, type Precision } from "../src/gpu/mod.ts";
-import { Matcher } from "../src/pipeline/matcher.ts";
-import { LoFTR } from "../src/model/loftr.ts";
-import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
-import { conv2dError, CONV_CASES, randomImage, randomMap } from "./conv_ref.ts";
+import { syntheticWeights } from "../../testing/synthetic_weights.ts";
+import { createBackbone } from "../../src/model/backbone.ts";
+import { cast } from "../../src/kernels/cast.ts";
+import { conv2d, conv2dWeights } from "../../src/kernels/conv2d.ts";
+import { Gpu, GpuError, type Precision } from "../../src/gpu/mod.ts";
+import { Matcher } from "../../src/pipeline/matcher.ts";
+import { LoFTR } from "../../src/model/loftr.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../../src/io/weights.ts";
+import { conv2dError, CONV_CASES, randomImage, randomMap } from "../kernels/conv_ref.ts";
 import {
   assertIdentical,
   fixture,
@@ -26,8 +26,8 @@ import {
   seededRandom,
   sharedDir,
   TUNINGS,
-} from "./util.ts";
-import { loadImage } from "../src/io/decode.ts";
+} from "../support/util.ts";
+import { loadImage } from "../../src/io/decode.ts";
 
 const u = 2 ** -11;
 
@@ -49,21 +49,31 @@ Deno.test({
       assert.deepEqual(Array.from(await gpu.read(wide)), host);
       // One pipeline per precision, cached.
       const f16 = await gpu.kernel(
-        new URL("../src/kernels/conv2d.wgsl", import.meta.url),
+        new URL("../../src/kernels/conv2d.wgsl", import.meta.url),
         "main",
         {},
         "f16",
       );
       assert.equal(
-        await gpu.kernel(new URL("../src/kernels/conv2d.wgsl", import.meta.url), "main", {}, "f16"),
+        await gpu.kernel(
+          new URL("../../src/kernels/conv2d.wgsl", import.meta.url),
+          "main",
+          {},
+          "f16",
+        ),
         f16,
       );
       assert.notEqual(
-        await gpu.kernel(new URL("../src/kernels/conv2d.wgsl", import.meta.url), "main", {}),
+        await gpu.kernel(new URL("../../src/kernels/conv2d.wgsl", import.meta.url), "main", {}),
         f16,
       );
       const e = await rejection(
-        gpu.kernel(new URL("../src/kernels/layer_norm.wgsl", import.meta.url), "main", {}, "f16"),
+        gpu.kernel(
+          new URL("../../src/kernels/layer_norm.wgsl", import.meta.url),
+          "main",
+          {},
+          "f16",
+        ),
       );
       assert.ok(e instanceof GpuError && /no f16 variant/.test(e.message), e.message);
     } finally {

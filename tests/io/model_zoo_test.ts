@@ -18,10 +18,10 @@ import {
   ModelZooError,
   readExpectedTensors,
   resolveModel,
-} from "../src/io/model_zoo.ts";
-import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/weights.ts";
-import { needsShared, rejection, seededRandom, sharedDir } from "./util.ts";
-import { dict, int, type Op, pickle, tensorOp, torchZip } from "./torch_writer.ts";
+} from "../../src/io/model_zoo.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../../src/io/weights.ts";
+import { needsShared, rejection, seededRandom, sharedDir } from "../support/util.ts";
+import { dict, int, type Op, pickle, tensorOp, torchZip } from "../support/torch_writer.ts";
 
 /**
  * A Lightning-layout checkpoint (`state_dict` with `matcher.` names) holding
