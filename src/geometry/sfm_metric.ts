@@ -15,10 +15,13 @@
  *   median and max camera-centre error (ground-truth units, metres for
  *   sfm_dev) and median and max camera rotation error in degrees.
  *
- * Platform neutral (no file access): cameras come in as name → pose.
+ * Platform neutral (no file access, no dependencies: the small linear
+ * algebra is here, as `../linalg.ts` loads every npm package of the project):
+ * cameras come in as name → pose.
  * @module
  */
-import { det3, type Mat3, mul3, svd3, transpose3, type Vec3 } from "../linalg.ts";
+import type { Mat3, Vec3 } from "../linalg.ts";
+import { rotationFromQuaternion } from "./quaternion.ts";
 
 /** A world-to-camera pose: `x_cam = R X + t`, R row-major 3×3. */
 export interface CameraPose {
@@ -32,6 +35,71 @@ export interface CameraPose {
 export const SFM_AUC_THRESHOLDS: readonly number[] = [1, 3, 5, 10];
 
 const DEG = 180 / Math.PI;
+
+/** `a · b` for row-major 3×3 matrices. */
+function mul3(a: ArrayLike<number>, b: ArrayLike<number>): Mat3 {
+  const c = new Float64Array(9);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      c[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+    }
+  }
+  return c;
+}
+
+/** `aᵀ` of a row-major 3×3 matrix. */
+function transpose3(a: ArrayLike<number>): Mat3 {
+  return Float64Array.of(a[0], a[3], a[6], a[1], a[4], a[7], a[2], a[5], a[8]);
+}
+
+/**
+ * Eigen-decomposition of a symmetric n×n matrix (row-major) by cyclic Jacobi
+ * rotations: eigenvalues and unit eigenvectors (`vectors[k]` for `values[k]`).
+ */
+function symmetricEigen(
+  a: ArrayLike<number>,
+  n: number,
+): { values: number[]; vectors: number[][] } {
+  const A = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => a[n * i + j]));
+  const V: number[][] = Array.from(
+    { length: n },
+    (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)),
+  );
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0, scale = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) i === j ? (scale += A[i][j] ** 2) : (off += A[i][j] ** 2);
+    }
+    if (off <= 1e-30 * scale || off === 0) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        if (A[p][q] === 0) continue;
+        const theta = (A[q][q] - A[p][p]) / (2 * A[p][q]);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = A[k][p], akq = A[k][q];
+          A[k][p] = c * akp - s * akq;
+          A[k][q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = A[p][k], aqk = A[q][k];
+          A[p][k] = c * apk - s * aqk;
+          A[q][k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = V[k][p], vkq = V[k][q];
+          V[k][p] = c * vkp - s * vkq;
+          V[k][q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  return {
+    values: A.map((r, i) => r[i]),
+    vectors: Array.from({ length: n }, (_, k) => V.map((r) => r[k])),
+  };
+}
 
 /** Angle of a rotation matrix in degrees (atan2 form: accurate near 0° and 180°). */
 export function rotationAngle(R: ArrayLike<number>): number {
@@ -181,6 +249,10 @@ export function applySimilarity(T: Similarity, x: ArrayLike<number>): Vec3 {
  * The least-squares similarity mapping points `src[k]` onto `dst[k]`
  * (Umeyama 1991, with scale; no outlier rejection): minimises
  * `Σ ‖dst_k − (s R src_k + t)‖²` over rotations R (det +1), s > 0, t.
+ * The rotation is found as Horn's (1987) unit quaternion, the eigenvector of
+ * the largest eigenvalue λ of a symmetric 4×4 matrix built from the cross
+ * covariance; it maximises `tr(Rᵀ Σ)` over proper rotations, which is what
+ * Umeyama's sign-corrected SVD does, and `s = λ / Σ‖src_k − mean‖²`.
  * Needs 3 points not on a line for a unique R; with fewer, some rotation
  * that fits is returned. Throws for fewer than 2 points or all src equal.
  */
@@ -198,29 +270,29 @@ export function umeyama(
       md[c] += dst[k][c] / n;
     }
   }
-  // covariance Σ = (1/n) Σ (d − md)(s − ms)ᵀ, source variance
-  const S = new Float64Array(9);
+  // S[i][j] = Σ a_i b_j with a = src − ms, b = dst − md; and Σ ‖a‖²
+  const S = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
   let varS = 0;
   for (let k = 0; k < n; k++) {
     const a = [src[k][0] - ms[0], src[k][1] - ms[1], src[k][2] - ms[2]];
     const b = [dst[k][0] - md[0], dst[k][1] - md[1], dst[k][2] - md[2]];
-    varS += (a[0] ** 2 + a[1] ** 2 + a[2] ** 2) / n;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) S[3 * i + j] += (b[i] * a[j]) / n;
+    varS += a[0] ** 2 + a[1] ** 2 + a[2] ** 2;
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) S[i][j] += a[i] * b[j];
   }
   if (!(varS > 0)) throw new Error("umeyama: the source points coincide");
-  const { U, S: sv, V } = svd3(S);
-  const d = det3(U) * det3(V) < 0 ? -1 : 1;
-  const D = [1, 1, d];
-  // R = U diag(D) Vᵀ
-  const R = new Float64Array(9);
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      let v = 0;
-      for (let k = 0; k < 3; k++) v += U[3 * i + k] * D[k] * V[3 * j + k];
-      R[3 * i + j] = v;
-    }
-  }
-  const s = (sv[0] * D[0] + sv[1] * D[1] + sv[2] * D[2]) / varS;
+  const [[xx, xy, xz], [yx, yy, yz], [zx, zy, zz]] = S;
+  // deno-fmt-ignore
+  const N = [
+    xx + yy + zz, yz - zy, zx - xz, xy - yx,
+    yz - zy, xx - yy - zz, xy + yx, zx + xz,
+    zx - xz, xy + yx, -xx + yy - zz, yz + zy,
+    xy - yx, zx + xz, yz + zy, -xx - yy + zz,
+  ];
+  const { values, vectors } = symmetricEigen(N, 4);
+  let best = 0;
+  for (let k = 1; k < 4; k++) if (values[k] > values[best]) best = k;
+  const R = rotationFromQuaternion(vectors[best]);
+  const s = values[best] / varS;
   const Rms = [
     R[0] * ms[0] + R[1] * ms[1] + R[2] * ms[2],
     R[3] * ms[0] + R[4] * ms[1] + R[5] * ms[2],
