@@ -385,7 +385,12 @@ export class ColmapDatabase {
       }
       for (const suffix of ["", "-wal", "-shm", "-journal"]) removeFile(path + suffix);
     }
-    const sqlite = new DatabaseSync(path);
+    let sqlite: DatabaseSync;
+    try {
+      sqlite = new DatabaseSync(path);
+    } catch (e) {
+      throw new Error(`${path}: cannot create the database: ${(e as Error).message}`);
+    }
     try {
       sqlite.exec("BEGIN");
       for (const sql of COLMAP_SCHEMA) sqlite.exec(sql);

@@ -110,6 +110,15 @@ Deno.test("colmap database: refuses an existing file, naming it; replaces it whe
     assert.equal(db.readImages().length, 0);
     db.close();
     assert.throws(() => ColmapDatabase.open(`${dir}/missing.db`), /missing\.db: no such database/);
+    assert.throws(
+      () => ColmapDatabase.create(`${dir}/no/such/folder/database.db`),
+      /folder\/database\.db: cannot create the database/,
+    );
+    await Deno.writeTextFile(`${dir}/text.db`, "");
+    assert.throws(
+      () => ColmapDatabase.open(`${dir}/text.db`),
+      /text\.db: not a COLMAP database \(no table cameras\)/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
