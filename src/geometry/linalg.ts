@@ -125,3 +125,21 @@ export function symmetricNullVector(a: ArrayLike<number>, n: number): Float64Arr
   const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true });
   return Float64Array.from(evd.eigenvectorMatrix.getColumn(0)); // eigenvalues ascend
 }
+
+/**
+ * Eigen-decomposition of the symmetric `n × n` matrix `a` (row-major):
+ * eigenvalues in ascending order and their unit eigenvectors.
+ */
+export function symmetricEigen(
+  a: ArrayLike<number>,
+  n: number,
+): { values: number[]; vectors: Float64Array[] } {
+  const m = new Matrix(n, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m.set(i, j, a[i * n + j]);
+  const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true });
+  const v = evd.eigenvectorMatrix;
+  return {
+    values: evd.realEigenvalues,
+    vectors: Array.from({ length: n }, (_, k) => Float64Array.from(v.getColumn(k))),
+  };
+}

@@ -8,6 +8,7 @@
  * @module
  */
 import { decomposeEssential, essentialFromFundamental } from "./pose.ts";
+import { quaternionFromRotation } from "./quaternion.ts";
 
 /** Rotation thresholds in degrees: numpy `linspace(1, 10, 10)`. */
 export const MAA_ROTATION_THRESHOLDS: readonly number[] = Array.from(
@@ -28,34 +29,12 @@ export const MAA_TRANSLATION_THRESHOLDS: readonly number[] = Array.from(
 
 const EPS = 1e-15;
 
-/** Unit quaternion (w, x, y, z) of a rotation matrix (Shepperd's method; sign arbitrary). */
-export function quaternionFromMatrix(R: ArrayLike<number>): [number, number, number, number] {
-  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = Array.from(R);
-  const tr = m00 + m11 + m22;
-  let q: [number, number, number, number];
-  if (tr > 0) {
-    const s = 2 * Math.sqrt(tr + 1);
-    q = [s / 4, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s];
-  } else if (m00 > m11 && m00 > m22) {
-    const s = 2 * Math.sqrt(1 + m00 - m11 - m22);
-    q = [(m21 - m12) / s, s / 4, (m01 + m10) / s, (m02 + m20) / s];
-  } else if (m11 > m22) {
-    const s = 2 * Math.sqrt(1 + m11 - m00 - m22);
-    q = [(m02 - m20) / s, (m01 + m10) / s, s / 4, (m12 + m21) / s];
-  } else {
-    const s = 2 * Math.sqrt(1 + m22 - m00 - m11);
-    q = [(m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, s / 4];
-  }
-  const n = Math.hypot(...q);
-  return q.map((v) => v / n) as [number, number, number, number];
-}
-
 /**
  * Rotation error in degrees as the IMC scorer computes it:
  * `degrees(acos(1 − 2·max(1e-15, 1 − ⟨q_est, q_gt⟩²)))`.
  */
 export function rotationError(Rest: ArrayLike<number>, Rgt: ArrayLike<number>): number {
-  const q = quaternionFromMatrix(Rest), g = quaternionFromMatrix(Rgt);
+  const q = quaternionFromRotation(Rest), g = quaternionFromRotation(Rgt);
   const dot = q[0] * g[0] + q[1] * g[1] + q[2] * g[2] + q[3] * g[3];
   const loss = Math.max(EPS, 1 - dot * dot);
   return (Math.acos(Math.max(-1, 1 - 2 * loss)) * 180) / Math.PI;

@@ -4,7 +4,7 @@
  * Platform neutral.
  * @module
  */
-import type { Mat3, Vec3 } from "../linalg.ts";
+import type { Mat3, Vec3 } from "./linalg.ts";
 
 /** A quaternion `(w, x, y, z)`, scalar first. */
 export type Quaternion = [number, number, number, number];

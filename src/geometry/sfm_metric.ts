@@ -15,12 +15,10 @@
  *   median and max camera-centre error (ground-truth units, metres for
  *   sfm_dev) and median and max camera rotation error in degrees.
  *
- * Platform neutral (no file access, no dependencies: the small linear
- * algebra is here, as `../linalg.ts` loads every npm package of the project):
- * cameras come in as name → pose.
+ * Platform neutral: cameras come in as name → pose.
  * @module
  */
-import type { Mat3, Vec3 } from "../linalg.ts";
+import { type Mat3, mul3, symmetricEigen, transpose3, type Vec3 } from "./linalg.ts";
 import { rotationFromQuaternion } from "./quaternion.ts";
 
 /** A world-to-camera pose: `x_cam = R X + t`, R row-major 3×3. */
@@ -35,71 +33,6 @@ export interface CameraPose {
 export const SFM_AUC_THRESHOLDS: readonly number[] = [1, 3, 5, 10];
 
 const DEG = 180 / Math.PI;
-
-/** `a · b` for row-major 3×3 matrices. */
-function mul3(a: ArrayLike<number>, b: ArrayLike<number>): Mat3 {
-  const c = new Float64Array(9);
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      c[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
-    }
-  }
-  return c;
-}
-
-/** `aᵀ` of a row-major 3×3 matrix. */
-function transpose3(a: ArrayLike<number>): Mat3 {
-  return Float64Array.of(a[0], a[3], a[6], a[1], a[4], a[7], a[2], a[5], a[8]);
-}
-
-/**
- * Eigen-decomposition of a symmetric n×n matrix (row-major) by cyclic Jacobi
- * rotations: eigenvalues and unit eigenvectors (`vectors[k]` for `values[k]`).
- */
-function symmetricEigen(
-  a: ArrayLike<number>,
-  n: number,
-): { values: number[]; vectors: number[][] } {
-  const A = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => a[n * i + j]));
-  const V: number[][] = Array.from(
-    { length: n },
-    (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)),
-  );
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0, scale = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) i === j ? (scale += A[i][j] ** 2) : (off += A[i][j] ** 2);
-    }
-    if (off <= 1e-30 * scale || off === 0) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        if (A[p][q] === 0) continue;
-        const theta = (A[q][q] - A[p][p]) / (2 * A[p][q]);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = A[k][p], akq = A[k][q];
-          A[k][p] = c * akp - s * akq;
-          A[k][q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = A[p][k], aqk = A[q][k];
-          A[p][k] = c * apk - s * aqk;
-          A[q][k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = V[k][p], vkq = V[k][q];
-          V[k][p] = c * vkp - s * vkq;
-          V[k][q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  return {
-    values: A.map((r, i) => r[i]),
-    vectors: Array.from({ length: n }, (_, k) => V.map((r) => r[k])),
-  };
-}
 
 /** Angle of a rotation matrix in degrees (atan2 form: accurate near 0° and 180°). */
 export function rotationAngle(R: ArrayLike<number>): number {
@@ -288,11 +221,9 @@ export function umeyama(
     zx - xz, xy + yx, -xx + yy - zz, yz + zy,
     xy - yx, zx + xz, yz + zy, -xx - yy + zz,
   ];
-  const { values, vectors } = symmetricEigen(N, 4);
-  let best = 0;
-  for (let k = 1; k < 4; k++) if (values[k] > values[best]) best = k;
-  const R = rotationFromQuaternion(vectors[best]);
-  const s = values[best] / varS;
+  const { values, vectors } = symmetricEigen(N, 4); // ascending: the largest is last
+  const R = rotationFromQuaternion(vectors[3]);
+  const s = values[3] / varS;
   const Rms = [
     R[0] * ms[0] + R[1] * ms[1] + R[2] * ms[2],
     R[3] * ms[0] + R[4] * ms[1] + R[5] * ms[2],

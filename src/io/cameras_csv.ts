@@ -10,7 +10,7 @@
  */
 import { rotationFromQuaternion } from "../geometry/quaternion.ts";
 import type { CameraPose } from "../geometry/sfm_metric.ts";
-import type { Mat3 } from "../linalg.ts";
+import type { Mat3 } from "../geometry/linalg.ts";
 import type { ColmapModel } from "./colmap_model.ts";
 import { COLMAP_PIXEL_SHIFT, type PixelConvention } from "./colmap_database.ts";
 

@@ -23,7 +23,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { cameraModel, cameraModelById, type CameraModelName } from "./colmap_cameras.ts";
 import { invertPose, type Quaternion } from "../geometry/quaternion.ts";
-import type { Vec3 } from "../linalg.ts";
+import type { Vec3 } from "../geometry/linalg.ts";
 
 /**
  * The coordinate convention of pixel positions given to (or read from) the database:

@@ -25,7 +25,7 @@
  */
 import { cameraModel, cameraModelById, type CameraModelName } from "./colmap_cameras.ts";
 import type { Quaternion } from "../geometry/quaternion.ts";
-import type { Vec3 } from "../linalg.ts";
+import type { Vec3 } from "../geometry/linalg.ts";
 
 /** A camera of a model. */
 export interface ModelCamera {

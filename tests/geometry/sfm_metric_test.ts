@@ -13,10 +13,10 @@ import {
   vectorAngle,
 } from "../../src/geometry/sfm_metric.ts";
 import { rotationFromQuaternion } from "../../src/geometry/quaternion.ts";
-import { axisAngleRotation, mul3, transpose3 } from "../../src/linalg.ts";
+import { axisAngleRotation, mul3, transpose3 } from "../../src/geometry/linalg.ts";
 import { parseCamerasCsv, posesFromCamerasCsv } from "../../src/io/cameras_csv.ts";
-import { needsShared, seededRandom, sharedDir } from "../util.ts";
-import { syntheticScene } from "../io/synthetic_scene.ts";
+import { needsShared, seededRandom, sharedDir } from "../support/util.ts";
+import { syntheticScene } from "../support/synthetic_scene.ts";
 
 const close = (a: number, b: number, tol: number, what = "") =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);

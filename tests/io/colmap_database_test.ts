@@ -9,9 +9,9 @@ import {
   TwoViewConfig,
 } from "../../src/io/colmap_database.ts";
 import { defaultCameraParams, parseCameraParams } from "../../src/io/colmap_cameras.ts";
-import { fixture } from "../util.ts";
-import { needsColmap, runColmap } from "./colmap_helpers.ts";
-import { syntheticScene } from "./synthetic_scene.ts";
+import { fixture } from "../support/util.ts";
+import { needsColmap, runColmap } from "../support/colmap.ts";
+import { syntheticScene } from "../support/synthetic_scene.ts";
 import { readColmapModel } from "../../src/io/colmap_model.ts";
 import { posesFromColmapModel } from "../../src/io/cameras_csv.ts";
 import { scoreReconstruction } from "../../src/geometry/sfm_metric.ts";

@@ -14,8 +14,8 @@ import {
   posesFromCamerasCsv,
   posesFromColmapModel,
 } from "../../src/io/cameras_csv.ts";
-import { fixture, needsShared, sharedDir } from "../util.ts";
-import { needsColmap, runColmap } from "./colmap_helpers.ts";
+import { fixture, needsShared, sharedDir } from "../support/util.ts";
+import { needsColmap, runColmap } from "../support/colmap.ts";
 
 const FIXTURE = fixture("colmap/fountain4_sift");
 

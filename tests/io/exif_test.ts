@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { exifFocalLengthPx, readExifFocalFields } from "../../src/io/exif.ts";
-import { fixture } from "../util.ts";
+import { fixture } from "../support/util.ts";
 
 type Tag = { tag: number; type: 2 | 3 | 4 | 5; value: number | [number, number] | string };
 

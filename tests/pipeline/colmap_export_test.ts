@@ -9,9 +9,9 @@ import { ColmapDatabase } from "../../src/io/colmap_database.ts";
 import { modelStats, readColmapModel } from "../../src/io/colmap_model.ts";
 import { posesFromColmapModel } from "../../src/io/cameras_csv.ts";
 import { scoreReconstruction } from "../../src/geometry/sfm_metric.ts";
-import { seededRandom } from "../util.ts";
-import { needsColmap, runColmap } from "../io/colmap_helpers.ts";
-import { syntheticScene } from "../io/synthetic_scene.ts";
+import { seededRandom } from "../support/util.ts";
+import { needsColmap, runColmap } from "../support/colmap.ts";
+import { syntheticScene } from "../support/synthetic_scene.ts";
 
 const photos: ExportImage[] = [
   { name: "a.jpg", width: 1200, height: 800, exifFocalPx: 1000 },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { mergeKeypoints, type PairMatches } from "../../src/pipeline/tracks.ts";
-import { seededRandom } from "../util.ts";
+import { seededRandom } from "../support/util.ts";
 
 const f32 = (...v: number[]) => Float32Array.from(v);
 const rows = (m: Uint32Array) =>

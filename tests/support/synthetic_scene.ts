@@ -4,7 +4,7 @@
  * the ground-truth poses. Positions are in this engine's pixel convention
  * (top-left pixel centre at (0, 0)); the intrinsics in COLMAP's (0.5 more).
  */
-import { seededRandom } from "../util.ts";
+import { seededRandom } from "./util.ts";
 import type { CameraPose } from "../../src/geometry/sfm_metric.ts";
 
 /** The scene. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { drawCameraTopView, renderCameraTopView } from "../../src/pipeline/camera_plot.ts";
+import { drawCameraTopView, renderCameraTopView } from "../../src/io/camera_plot.ts";
 import type { CameraPose } from "../../src/geometry/sfm_metric.ts";
-import { syntheticScene } from "../io/synthetic_scene.ts";
+import { syntheticScene } from "../support/synthetic_scene.ts";
 
 /** Centre of mass of the pixels of one colour, or null. */
 function blob(img: { data: Uint8Array; width: number }, rgb: number[]): [number, number] | null {

@@ -19,8 +19,8 @@ import {
   cameraCentre,
   type CameraPose,
 } from "../geometry/sfm_metric.ts";
-import type { Vec3 } from "../linalg.ts";
-import { encodePng } from "../viz.ts";
+import type { Vec3 } from "../geometry/linalg.ts";
+import { encodePng } from "./viz.ts";
 
 /** Options of the top view. */
 export interface TopViewOptions {
