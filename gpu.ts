@@ -32,6 +32,7 @@ export * from "./src/model/mod.ts";
 export {
   eightPoint,
   enforceRank2,
+  fourPoint,
   rotationError,
   sevenPoint,
   translationError,

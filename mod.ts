@@ -57,9 +57,13 @@ export {
   essentialFromFundamental,
   estimateFundamental,
   estimateFundamentalCpu,
+  estimateHomography,
+  estimateHomographyCpu,
   findFundamental,
   type FundamentalResult,
   type FundamentalSolver,
+  type HomographyOptions,
+  type HomographyResult,
   maa,
   type MaaResult,
   type Mat3,
@@ -74,6 +78,7 @@ export {
   sampsonError,
   type ScoreMethod,
   type StopReason,
+  transferError,
   type Vec3,
 } from "./src/geometry/mod.ts";
 export {

@@ -20,6 +20,7 @@ import { screenCandidates } from "../src/geometry/local_optimization.ts";
 import { prepareMatches } from "../src/geometry/matches.ts";
 import { finishEstimate, recoverCandidates } from "../src/geometry/ransac.ts";
 import { type Points, type RansacOptions, resolveOptions } from "../src/geometry/ransac_options.ts";
+import { fundamentalKind } from "../src/geometry/fundamental_solvers.ts";
 
 /** Options of {@link benchRansac}. */
 export interface RansacBenchOptions {
@@ -96,7 +97,7 @@ export async function timeLocalOptimisation(
   repeats = LO_REPEATS,
 ): Promise<{ cpuMs: number; screeningMs: number; cpuScreeningMs: number }> {
   const o = resolveOptions(options);
-  const p = prepareMatches(points0, points1);
+  const p = prepareMatches(points0, points1, 8);
   if (!("data" in p)) throw new Error(p.message);
   const pool = firstCandidates(p, o, LO_HYPOTHESES);
   const run = { stop: "max-iterations" as const, hypotheses: LO_HYPOTHESES };
@@ -105,13 +106,13 @@ export async function timeLocalOptimisation(
   try {
     for (let k = -5; k < repeats; k++) {
       const t0 = performance.now();
-      const models = recoverCandidates(pool, p, o);
+      const models = recoverCandidates(fundamentalKind(o.solver), pool, p, o);
       const t1 = performance.now();
-      const screened = screenCandidates(models, p, o);
+      const screened = screenCandidates(fundamentalKind(o.solver), models, p, o);
       const t2 = performance.now();
       await screenCandidatesGpu(gpu, pts, p, o, models); // its results agree (tests)
       const t3 = performance.now();
-      finishEstimate(screened, p, o, run);
+      finishEstimate(fundamentalKind(o.solver), screened, p, o, run);
       const t4 = performance.now();
       if (k < 0) continue;
       cpu.push(t1 - t0 + t4 - t3);

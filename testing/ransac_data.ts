@@ -9,7 +9,8 @@ import { DatasetError, type EvalPair, loadDataset, readCsv } from "../src/io/dat
 import { axisAngleRotation, mul3, normalizeSign, transpose3 } from "../src/geometry/linalg.ts";
 import type { PreparedMatches } from "../src/geometry/matches.ts";
 import { type Candidate, hypothesisModels, keepBest } from "../src/geometry/ransac.ts";
-import { type ResolvedOptions, sampleSize } from "../src/geometry/ransac_options.ts";
+import type { ResolvedOptions } from "../src/geometry/ransac_options.ts";
+import { fundamentalKind } from "../src/geometry/fundamental_solvers.ts";
 import { pcgHash } from "../src/geometry/sampling.ts";
 import { sampsonError, scoreModel } from "../src/geometry/scores.ts";
 
@@ -161,11 +162,12 @@ export function firstCandidates(
   o: ResolvedOptions,
   hypotheses: number,
 ): Candidate[] {
-  const idx = new Uint32Array(sampleSize(o.solver));
+  const kind = fundamentalKind(o.solver);
+  const idx = new Uint32Array(kind.sampleSize);
   let pool: Candidate[] = [];
   for (let h = 0; h < hypotheses; h++) {
-    const models = hypothesisModels(p, o, h, idx);
-    pool = keepBest(pool, models.map((F) => ({ F, ...scoreModel(F, p, o), h })));
+    const models = hypothesisModels(kind, p, o, h, idx);
+    pool = keepBest(pool, models.map((M) => ({ M, ...scoreModel(M, p, o), h })));
   }
   return pool;
 }

@@ -2,8 +2,9 @@
  * Minimal and least-squares solvers of the fundamental matrix in float64:
  * the 7-point (Hartley–Zisserman 11.1.2) and normalised 8-point (Hartley
  * 1997) algorithms, rank-2 enforcement, denormalisation, and the oriented
- * epipolar constraint that rejects impossible models. kernels/ransac.wgsl
- * solves the same problems in f32.
+ * epipolar constraint that rejects impossible models; and F's
+ * {@link ModelKind} for the robust loop. kernels/ransac.wgsl solves the same
+ * problems in f32.
  * @module
  */
 import {
@@ -16,8 +17,11 @@ import {
   symmetricNullVector,
   transpose3,
 } from "./linalg.ts";
-import { type Normalization, normalizeMatches } from "./matches.ts";
-import type { Points } from "./ransac_options.ts";
+import { recoverFromPlane } from "./degensac.ts";
+import { type Normalization, normalizeMatches, type PreparedMatches } from "./matches.ts";
+import type { ModelKind } from "./model_kind.ts";
+import type { FundamentalSolver, Points } from "./ransac_options.ts";
+import { evaluateFundamental, sampsonAt } from "./scores.ts";
 
 /** Row of the epipolar constraint `x1ᵀ F x0 = 0` as a dot product with F's 9 entries. */
 function constraintRow(
@@ -253,4 +257,35 @@ export function orientationConsistent(
     else if (s * sign < 0) return false;
   }
   return true;
+}
+
+/**
+ * The fundamental matrix as a {@link ModelKind}: hypotheses from the 7-point
+ * (up to 3 per sample) or normalised 8-point solver, kept when they pass the
+ * oriented epipolar constraint on their sample; the Sampson error; the
+ * weighted 8-point fit for local optimisation; DEGENSAC's plane recovery;
+ * rank 2 at the end. At least 8 matches, whichever the solver.
+ */
+export function fundamentalKind(solver: FundamentalSolver): ModelKind {
+  const sampleSize = solver === "7pt" ? 7 : 8;
+  return {
+    name: "fundamental matrix",
+    sampleSize,
+    minimumMatches: 8,
+    solve(p: PreparedMatches, idx: ArrayLike<number>): Float64Array[] {
+      const models = solver === "7pt" ? sevenPointNormalized(p.data, idx) : (() => {
+        const w = new Float64Array(p.n);
+        for (let k = 0; k < idx.length; k++) w[idx[k]] = 1;
+        const F = eightPointNormalized(p.data, w);
+        return F ? [F] : [];
+      })();
+      return models.filter((F) => orientationConsistent(F, p.data, idx));
+    },
+    evaluate: evaluateFundamental,
+    fit: (p, weights) => eightPointNormalized(p.data, weights),
+    error: (F, p, i) => sampsonAt(F, p.data, i, p.norm0.scale ** 2, p.norm1.scale ** 2),
+    recover: recoverFromPlane,
+    finish: enforceRank2,
+    denormalize,
+  };
 }

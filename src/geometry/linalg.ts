@@ -35,6 +35,16 @@ export function det3(a: ArrayLike<number>): number {
     a[2] * (a[3] * a[7] - a[4] * a[6]);
 }
 
+/** The adjugate of a 3×3 matrix: its inverse times its determinant (defined for singular ones too). */
+export function adjugate3(a: ArrayLike<number>): Mat3 {
+  // deno-fmt-ignore
+  return Float64Array.of(
+    a[4] * a[8] - a[5] * a[7], a[2] * a[7] - a[1] * a[8], a[1] * a[5] - a[2] * a[4],
+    a[5] * a[6] - a[3] * a[8], a[0] * a[8] - a[2] * a[6], a[2] * a[3] - a[0] * a[5],
+    a[3] * a[7] - a[4] * a[6], a[1] * a[6] - a[0] * a[7], a[0] * a[4] - a[1] * a[3],
+  );
+}
+
 /** `a · v` for a 3×3 matrix and a 3-vector. */
 export function mulVec3(a: ArrayLike<number>, v: ArrayLike<number>): Vec3 {
   return [

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Mat3 } from "./linalg.ts";
-import type { FundamentalResult, Points, StopReason } from "./ransac_options.ts";
+import type { Points, RobustResult, StopReason } from "./ransac_options.ts";
 
 /** Hartley normalisation of one image's points: `x̂ = scale · (x − center)`, mean distance √2. */
 export interface Normalization {
@@ -59,21 +59,23 @@ export function normalizeMatches(points0: Points, points1: Points): PreparedMatc
   return { n, data, norm0, norm1 };
 }
 
-/** A result without F, for inputs or data that admit none. */
-export function failure(n: number, stop: StopReason, message: string): FundamentalResult {
-  return { F: null, inliers: new Uint8Array(n), inlierCount: 0, hypotheses: 0, stop, message };
+/** A result without a model, for inputs or data that admit none. */
+export function failure(n: number, stop: StopReason, message: string): RobustResult {
+  return { model: null, inliers: new Uint8Array(n), inlierCount: 0, hypotheses: 0, stop, message };
 }
 
 /**
  * Checks a pair of point arrays and normalises them. Malformed arguments
  * (not arrays, odd or different lengths) throw a RangeError; inputs that admit
- * no F (fewer than 8 matches, NaN or infinite coordinates, fewer than 8
- * distinct matches, all points of an image on one line) give a failure result.
+ * no model of `minimum`-match samples (fewer matches, NaN or infinite
+ * coordinates, fewer distinct matches, all points of an image on one line)
+ * give a failure result.
  */
 export function prepareMatches(
   points0: Points,
   points1: Points,
-): PreparedMatches | FundamentalResult {
+  minimum: number,
+): PreparedMatches | RobustResult {
   for (const [name, p] of [["points0", points0], ["points1", points1]] as const) {
     if (p === null || typeof p !== "object" || typeof p.length !== "number") {
       throw new RangeError(`${name} must be an array of coordinates [x, y, x, y, …]`);
@@ -86,7 +88,9 @@ export function prepareMatches(
     );
   }
   const n = points0.length / 2;
-  if (n < 8) return failure(n, "too-few-matches", `${n} matches; at least 8 are needed`);
+  if (n < minimum) {
+    return failure(n, "too-few-matches", `${n} matches; at least ${minimum} are needed`);
+  }
   for (let i = 0; i < 2 * n; i++) {
     if (!Number.isFinite(points0[i]) || !Number.isFinite(points1[i])) {
       return failure(
@@ -97,11 +101,15 @@ export function prepareMatches(
     }
   }
   const distinct = new Set<string>();
-  for (let i = 0; i < n && distinct.size < 8; i++) {
+  for (let i = 0; i < n && distinct.size < minimum; i++) {
     distinct.add(`${points0[2 * i]},${points0[2 * i + 1]},${points1[2 * i]},${points1[2 * i + 1]}`);
   }
-  if (distinct.size < 8) {
-    return failure(n, "degenerate-points", `only ${distinct.size} distinct matches; 8 are needed`);
+  if (distinct.size < minimum) {
+    return failure(
+      n,
+      "degenerate-points",
+      `only ${distinct.size} distinct matches; ${minimum} are needed`,
+    );
   }
   for (const [k, p] of [[0, points0], [1, points1]] as const) {
     if (collinear(p)) {

@@ -1,14 +1,17 @@
 /**
  * Geometry, in float64 on the CPU and on the GPU: robust estimation of the
- * fundamental matrix split as PoseLib splits it (`ransac_options.ts` the
- * options and results; `matches.ts` input checks and Hartley normalisation;
- * `sampling.ts` the counter-based sample draw; `fundamental_solvers.ts` the
- * 7- and 8-point solvers; `scores.ts` Sampson error, MAGSAC++ and MSAC;
- * `local_optimization.ts` iteratively reweighted 8-point; `degensac.ts` plane
- * recovery; `ransac.ts` the loop both estimators share), the float64
- * estimator (`ransac_cpu.ts`) beside the GPU one (`ransac_gpu.ts`, its
- * kernels in kernels/ransac.wgsl); relative pose from E (`pose.ts`); the
- * IMC2022 metric (`metric.ts`); 3×3 linear algebra (`linalg.ts`).
+ * fundamental matrix and the homography, split as PoseLib splits it
+ * (`ransac_options.ts` the options and results; `matches.ts` input checks and
+ * Hartley normalisation; `sampling.ts` the counter-based sample draw;
+ * `fundamental_solvers.ts` the 7- and 8-point solvers and
+ * `homography_solvers.ts` the 4-point DLT, each with its `ModelKind`
+ * (`model_kind.ts`); `scores.ts` Sampson and symmetric transfer errors,
+ * MAGSAC++ and MSAC; `local_optimization.ts` iteratively reweighted least
+ * squares; `degensac.ts` plane recovery for F; `ransac.ts` the loop every
+ * estimator shares), the float64 estimators (`ransac_cpu.ts`) beside the GPU
+ * ones (`ransac_gpu.ts`, their kernels in kernels/ransac*.wgsl); relative
+ * pose from E (`pose.ts`); the IMC2022 metric (`metric.ts`); the score of a
+ * reconstruction (`sfm_metric.ts`); quaternions and 3×3 linear algebra.
  * Convention: images 0 and 1, `x1ᵀ F x0 = 0`, `X1 = R X0 + T`, pixels with
  * (0, 0) at the centre of the top-left pixel. Platform-neutral.
  * @module
@@ -32,14 +35,17 @@ export {
   type RecoveredPose,
   recoverPose,
 } from "./pose.ts";
-export { estimateFundamentalCpu } from "./ransac_cpu.ts";
-export { estimateFundamental, findFundamental } from "./ransac_gpu.ts";
+export { fourPoint } from "./homography_solvers.ts";
+export { estimateFundamentalCpu, estimateHomographyCpu } from "./ransac_cpu.ts";
+export { estimateFundamental, estimateHomography, findFundamental } from "./ransac_gpu.ts";
 export type {
   FundamentalResult,
   FundamentalSolver,
+  HomographyOptions,
+  HomographyResult,
   Points,
   RansacOptions,
   ScoreMethod,
   StopReason,
 } from "./ransac_options.ts";
-export { sampsonError } from "./scores.ts";
+export { sampsonError, transferError } from "./scores.ts";

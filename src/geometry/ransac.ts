@@ -1,29 +1,18 @@
 /**
- * The RANSAC loop both estimators follow: the batch schedule with adaptive
- * stopping, one candidate per segment of each batch, the pool of the best
- * candidates, their plane recovery and screening, and the finish (local
- * optimisation of the best, rank 2, inlier mask). `ransac_cpu.ts` runs it in
- * float64 on the CPU, `ransac_gpu.ts` with the hypotheses on the GPU.
+ * The RANSAC loop every estimator follows, for any {@link ModelKind}: the
+ * batch schedule with adaptive stopping, one candidate per segment of each
+ * batch, the pool of the best candidates, their recovery (DEGENSAC for F)
+ * and screening, and the finish (local optimisation of the best, the kind's
+ * constraints, inlier mask). `ransac_cpu.ts` runs it in float64 on the CPU,
+ * `ransac_gpu.ts` with the hypotheses on the GPU.
  * @module
  */
-import { recoverFromPlane } from "./degensac.ts";
-import {
-  denormalize,
-  eightPointNormalized,
-  enforceRank2,
-  orientationConsistent,
-  sevenPointNormalized,
-} from "./fundamental_solvers.ts";
-import { refineFundamental, type ScoredModel } from "./local_optimization.ts";
+import { localOptimization, type ScoredModel } from "./local_optimization.ts";
 import { failure, type PreparedMatches } from "./matches.ts";
-import {
-  type FundamentalResult,
-  type ResolvedOptions,
-  sampleSize,
-  type StopReason,
-} from "./ransac_options.ts";
+import type { ModelKind } from "./model_kind.ts";
+import type { ResolvedOptions, RobustResult, StopReason } from "./ransac_options.ts";
 import { drawSample } from "./sampling.ts";
-import { sampsonAt, type Score } from "./scores.ts";
+import type { Score } from "./scores.ts";
 
 /**
  * Number of samples needed to draw one all-inlier sample of size m with
@@ -37,15 +26,16 @@ export function requiredIterations(w: number, m: number, confidence: number): nu
 }
 
 /**
- * The batch schedule both estimators follow: yields `[firstHypothesis, count]`,
- * receives the inlier count of the best model so far, and stops on the
- * confidence bound or at maxIterations. Returns the reason and the number drawn.
+ * The batch schedule of samples of size `m`: yields `[firstHypothesis,
+ * count]`, receives the inlier count of the best model so far, and stops on
+ * the confidence bound or at maxIterations. Returns the reason and the number
+ * drawn.
  */
 export function* batches(
   n: number,
+  m: number,
   o: ResolvedOptions,
 ): Generator<[number, number], { stop: StopReason; hypotheses: number }, number> {
-  const m = sampleSize(o.solver);
   let tried = 0;
   for (;;) {
     const count = Math.min(o.batchSize, o.maxIterations - tried);
@@ -60,7 +50,9 @@ export function* batches(
 
 /** A hypothesis that won its segment of a batch: its model (normalised coordinates) and index. */
 export interface Candidate extends Score {
-  F: Float64Array;
+  /** The model, row-major. */
+  M: Float64Array;
+  /** The hypothesis index. */
   h: number;
 }
 
@@ -85,65 +77,64 @@ export function keepBest(pool: Candidate[], add: Candidate[]): Candidate[] {
 }
 
 /**
- * The candidates after DEGENSAC's plane recovery ({@link recoverFromPlane}),
- * each with the sample of its hypothesis redrawn: the models both estimators
- * screen by a short local optimisation.
+ * The candidates after the kind's recovery (DEGENSAC's plane recovery for F),
+ * each with the sample of its hypothesis redrawn: the models every estimator
+ * screens by a short local optimisation.
  */
 export function recoverCandidates(
+  kind: ModelKind,
   candidates: Candidate[],
   p: PreparedMatches,
   o: ResolvedOptions,
 ): Float64Array[] {
-  const sample = new Uint32Array(sampleSize(o.solver));
+  const recover = kind.recover;
+  if (!recover) return candidates.map((c) => c.M);
+  const sample = new Uint32Array(kind.sampleSize);
   return candidates.map((c) => {
     drawSample(o.seed, c.h, p.n, sample.length, sample);
-    return recoverFromPlane(c.F, sample, p, o);
+    return recover(c.M, sample, p, o);
   });
 }
 
 /**
  * From the screened candidates to the result: the one with the best score
- * (the first among equals) is optimised further in float64, made rank 2,
- * brought back to pixels and thresholded into the inlier mask. No candidates:
- * the "no-valid-model" failure.
+ * (the first among equals) is optimised further in float64, projected onto
+ * the kind's constraints, brought back to pixels and thresholded into the
+ * inlier mask. No candidates: the "no-valid-model" failure.
  */
 export function finishEstimate(
+  kind: ModelKind,
   screened: ScoredModel[],
   p: PreparedMatches,
   o: ResolvedOptions,
   run: { stop: StopReason; hypotheses: number },
-): FundamentalResult {
+): RobustResult {
   if (!screened.length) {
     return { ...failure(p.n, "no-valid-model", "no sample gave a valid model"), ...run };
   }
   let best = screened[0];
   for (const c of screened) if (c.score > best.score) best = c;
-  const F = enforceRank2(refineFundamental(best.F, p, o, o.loIterations).F);
-  const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2, t2 = o.threshold ** 2;
+  const M = kind.finish(localOptimization(kind, best.M, p, o, o.loIterations).M);
+  const t2 = o.threshold ** 2;
   const inliers = new Uint8Array(p.n);
   let inlierCount = 0;
   for (let i = 0; i < p.n; i++) {
-    if (sampsonAt(F, p.data, i, s0sq, s1sq) < t2) {
+    if (kind.error(M, p, i) < t2) {
       inliers[i] = 1;
       inlierCount++;
     }
   }
-  return { F: denormalize(F, p.norm0, p.norm1), inliers, inlierCount, ...run };
+  return { model: kind.denormalize(M, p.norm0, p.norm1), inliers, inlierCount, ...run };
 }
 
-/** The models of hypothesis h (normalised coordinates), after the sample and orientation checks. */
+/** The models of hypothesis h (normalised coordinates): its sample, solved and checked by `kind`. */
 export function hypothesisModels(
+  kind: ModelKind,
   p: PreparedMatches,
   o: ResolvedOptions,
   h: number,
   idx: Uint32Array,
 ): Float64Array[] {
   drawSample(o.seed, h, p.n, idx.length, idx);
-  const models = o.solver === "7pt" ? sevenPointNormalized(p.data, idx) : (() => {
-    const w = new Float64Array(p.n);
-    for (const i of idx) w[i] = 1;
-    const F = eightPointNormalized(p.data, w);
-    return F ? [F] : [];
-  })();
-  return models.filter((F) => orientationConsistent(F, p.data, idx));
+  return kind.solve(p, idx);
 }

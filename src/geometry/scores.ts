@@ -1,14 +1,19 @@
 /**
- * The Sampson error of a match under F, and the scores of a model over all
- * matches: MAGSAC++ (marginalised over noise levels, closed forms and tables)
- * or MSAC (truncated quadratic); also each match's weight for the local
- * optimisation. kernels/ransac.wgsl scores the same way in f32.
+ * The errors of a match (the Sampson distance under F, the symmetric transfer
+ * error under H) and the scores of a model over all matches: MAGSAC++
+ * (marginalised over noise levels, closed forms and tables) or MSAC
+ * (truncated quadratic); also each match's weight for the local
+ * optimisation. The kernels of kernels/ransac*.wgsl score the same way in f32.
  * @module
  */
+import { adjugate3 } from "./linalg.ts";
 import type { PreparedMatches } from "./matches.ts";
 import type { Points, ResolvedOptions } from "./ransac_options.ts";
 
-/** √χ²₀.₉₉(4): MAGSAC++'s quantile turning σ_max into a residual bound (4 DoF for F). */
+/**
+ * √χ²₀.₉₉(4): MAGSAC++'s quantile turning σ_max into a residual bound (4 DoF:
+ * a match is a point of 4 coordinates, for F and for H).
+ */
 export const MAGSAC_K = 3.6437211935036444;
 
 /**
@@ -36,15 +41,20 @@ export function sampsonAt(
  * OpenCV's `sampsonDistance`: the first-order geometric error of each match.
  */
 export function sampsonError(F: ArrayLike<number>, points0: Points, points1: Points): Float64Array {
-  const n = points0.length / 2;
-  const data = new Float64Array(4 * n);
+  const n = points0.length / 2, data = interleave(points0, points1);
+  return Float64Array.from({ length: n }, (_, i) => sampsonAt(F, data, i, 1, 1));
+}
+
+/** Two images' points interleaved as `[x0, y0, x1, y1, …]` (pixels, not normalised). */
+function interleave(points0: Points, points1: Points): Float64Array {
+  const n = points0.length / 2, data = new Float64Array(4 * n);
   for (let i = 0; i < n; i++) {
     data[4 * i] = points0[2 * i];
     data[4 * i + 1] = points0[2 * i + 1];
     data[4 * i + 2] = points1[2 * i];
     data[4 * i + 3] = points1[2 * i + 1];
   }
-  return Float64Array.from({ length: n }, (_, i) => sampsonAt(F, data, i, 1, 1));
+  return data;
 }
 
 /** erfc(x) for x ≥ 0, Abramowitz–Stegun 7.1.26 (absolute error < 1.5e-7); kernels/ransac.wgsl uses the same. */
@@ -130,26 +140,42 @@ export interface Score {
   inliers: number;
 }
 
+/** The loss of a match of squared error `r2`: its contribution to a model's score. */
+function quality(r2: number, o: ResolvedOptions): number {
+  return o.score === "magsac"
+    ? magsacQualityTabulated(r2, o.maxThreshold ** 2)
+    : Math.max(0, 1 - r2 / o.threshold ** 2);
+}
+
+/** The robust weight of a match of squared error `r2`: MAGSAC++'s, or 1 for an MSAC inlier. */
+function robustWeight(r2: number, o: ResolvedOptions): number {
+  return o.score === "magsac"
+    ? magsacWeightTabulated(r2, o.maxThreshold ** 2)
+    : r2 < o.threshold ** 2
+    ? 1
+    : 0;
+}
+
 /** Scores F (of normalised coordinates) on all matches with the options' loss. */
 export function scoreModel(F: ArrayLike<number>, p: PreparedMatches, o: ResolvedOptions): Score {
-  return evaluateModel(F, p, o, null);
+  return evaluateFundamental(F, p, o, null);
 }
 
 /**
  * One pass of F over all matches: its {@link Score} and, into `weights` when
- * given, each match's weight for the next step of the local optimisation
- * ({@link refineFundamental}): its MAGSAC++ weight (MSAC: 1 for inliers)
- * divided by the squared gradient of its algebraic residual, which is the
- * denominator of its Sampson distance (0 where either is 0).
+ * given, each match's weight for the next step of the local optimisation: its
+ * MAGSAC++ weight (MSAC: 1 for inliers) divided by the squared gradient of
+ * its algebraic residual, which is the denominator of its Sampson distance
+ * (0 where either is 0), so that the weighted algebraic error of the 8-point
+ * fit approximates the Sampson error.
  */
-export function evaluateModel(
+export function evaluateFundamental(
   F: ArrayLike<number>,
   p: PreparedMatches,
   o: ResolvedOptions,
   weights: Float64Array | null,
 ): Score {
-  const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2;
-  const t2 = o.threshold ** 2, m2 = o.maxThreshold ** 2, magsac = o.score === "magsac";
+  const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2, t2 = o.threshold ** 2;
   const d = p.data;
   let score = 0, inliers = 0;
   for (let i = 0; i < p.n; i++) {
@@ -162,10 +188,76 @@ export function evaluateModel(
     const grad2 = s1sq * (a * a + b * b) + s0sq * (e * e + g * g);
     const r2 = (r * r) / grad2;
     if (r2 < t2) inliers++;
-    score += magsac ? magsacQualityTabulated(r2, m2) : Math.max(0, 1 - r2 / t2);
+    score += quality(r2, o);
     if (weights) {
-      const robust = magsac ? magsacWeightTabulated(r2, m2) : r2 < t2 ? 1 : 0;
+      const robust = robustWeight(r2, o);
       weights[i] = robust > 0 && grad2 > 0 ? robust / grad2 : 0;
+    }
+  }
+  return { score, inliers };
+}
+
+/**
+ * Squared symmetric transfer error of match i of interleaved `data` under H
+ * (`x1 ~ H x0`), with `Hi` any multiple of H⁻¹: the mean of the squared
+ * distances `‖π(H x0) − x1‖²` in image 1 and `‖π(H⁻¹ x1) − x0‖²` in image 0.
+ * With data normalised by scales s0, s1 this is in pixels²; a point sent to
+ * infinity gives `Infinity`.
+ */
+export function transferAt(
+  H: ArrayLike<number>,
+  Hi: ArrayLike<number>,
+  data: ArrayLike<number>,
+  i: number,
+  s0sq: number,
+  s1sq: number,
+): number {
+  const x0 = data[4 * i], y0 = data[4 * i + 1], x1 = data[4 * i + 2], y1 = data[4 * i + 3];
+  const w = H[6] * x0 + H[7] * y0 + H[8], wi = Hi[6] * x1 + Hi[7] * y1 + Hi[8];
+  if (w === 0 || wi === 0) return Infinity;
+  const u = (H[0] * x0 + H[1] * y0 + H[2]) / w - x1, v = (H[3] * x0 + H[4] * y0 + H[5]) / w - y1;
+  const ui = (Hi[0] * x1 + Hi[1] * y1 + Hi[2]) / wi - x0;
+  const vi = (Hi[3] * x1 + Hi[4] * y1 + Hi[5]) / wi - y0;
+  return 0.5 * ((u * u + v * v) / s1sq + (ui * ui + vi * vi) / s0sq);
+}
+
+/**
+ * Squared symmetric transfer errors (pixels²) of N matches under H
+ * (`x1 ~ H x0`, pixels).
+ */
+export function transferError(
+  H: ArrayLike<number>,
+  points0: Points,
+  points1: Points,
+): Float64Array {
+  const n = points0.length / 2, data = interleave(points0, points1), Hi = adjugate3(H);
+  return Float64Array.from({ length: n }, (_, i) => transferAt(H, Hi, data, i, 1, 1));
+}
+
+/**
+ * One pass of H over all matches: its {@link Score} (symmetric transfer
+ * error) and, into `weights` when given, each match's weight for the next
+ * weighted DLT step: its MAGSAC++ weight (MSAC: 1 for inliers) divided by the
+ * square of its projective depth `(H x0)₃`, so that the weighted algebraic
+ * error of the DLT approximates the forward transfer error.
+ */
+export function evaluateHomography(
+  H: ArrayLike<number>,
+  p: PreparedMatches,
+  o: ResolvedOptions,
+  weights: Float64Array | null,
+): Score {
+  const s0sq = p.norm0.scale ** 2, s1sq = p.norm1.scale ** 2, t2 = o.threshold ** 2;
+  const Hi = adjugate3(H), d = p.data;
+  let score = 0, inliers = 0;
+  for (let i = 0; i < p.n; i++) {
+    const r2 = transferAt(H, Hi, d, i, s0sq, s1sq);
+    if (r2 < t2) inliers++;
+    score += quality(r2, o);
+    if (weights) {
+      const w = H[6] * d[4 * i] + H[7] * d[4 * i + 1] + H[8];
+      const robust = robustWeight(r2, o);
+      weights[i] = robust > 0 && w !== 0 ? robust / (w * w) : 0;
     }
   }
   return { score, inliers };

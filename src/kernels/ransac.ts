@@ -1,32 +1,39 @@
 /**
- * The GPU steps of robust fundamental-matrix estimation (`ransac.wgsl`):
- * hypotheses drawn, solved and scored in parallel, the best of each segment
- * of a batch, and the short local optimisation that screens the candidates.
- * The estimator that drives them is `geometry/ransac_gpu.ts`.
+ * The GPU steps of robust two-view estimation: hypotheses drawn, solved and
+ * scored in parallel (`ransac.wgsl` for F, `ransac_homography.wgsl` for H,
+ * sharing `include/ransac_common.wgsl`), the best of each segment of a
+ * batch, and, for F, the short local optimisation that screens the
+ * candidates. The estimators that drive them are in `geometry/ransac_gpu.ts`.
  * @module
  */
 import { type Gpu, grid, type KernelTuning, type Tensor } from "../gpu/mod.ts";
 
-const SHADER = new URL("./ransac.wgsl", import.meta.url);
+/** The WGSL file of each model. */
+const SHADERS = {
+  fundamental: new URL("./ransac.wgsl", import.meta.url),
+  homography: new URL("./ransac_homography.wgsl", import.meta.url),
+};
 
-/** Floats per record: score, inliers (u32 bits), hypothesis index (u32 bits), F (9, row-major). */
+/** Floats per record: score, inliers (u32 bits), hypothesis index (u32 bits), model (9, row-major). */
 export const RECORD_FLOATS = 12;
 /** Invocations per workgroup. */
 const WG = 64;
 /** Invocations sharing a hypothesis per kernel tuning (`LANES` of ransac.wgsl). */
 const LANES: Record<KernelTuning, number> = { cpu: 1, gpu: 64 };
 
-/** What every dispatch of one estimation shares: the `Params` of ransac.wgsl but the batch. */
+/** What every dispatch of one estimation shares: the `Params` of the kernels but the batch. */
 export interface RansacProblem {
+  /** The model estimated. */
+  model: "fundamental" | "homography";
   /** Matches (rows of the points tensor). */
   n: number;
   /** Sample seed. */
   seed: number;
-  /** Minimal sample size: 7 (7-point solver) or 8 (normalised 8-point). */
-  sampleSize: 7 | 8;
+  /** Minimal sample size: 4 (homography), 7 (7-point F) or 8 (normalised 8-point F). */
+  sampleSize: 4 | 7 | 8;
   /** Hypothesis score: MAGSAC++ or MSAC. */
   score: "magsac" | "msac";
-  /** Squared Hartley scale of image 0 (Sampson distances in pixels). */
+  /** Squared Hartley scale of image 0 (errors in pixels). */
   s0sq: number;
   /** Squared Hartley scale of image 1. */
   s1sq: number;
@@ -54,12 +61,12 @@ export interface RansacRecord {
   inliers: number;
   /** Hypothesis index. */
   h: number;
-  /** F of normalised coordinates, row-major. */
-  F: Float64Array;
+  /** The model of normalised coordinates, row-major. */
+  M: Float64Array;
 }
 
 function kernel(gpu: Gpu, entry: string, p: RansacProblem) {
-  return gpu.kernel(SHADER, entry, {
+  return gpu.kernel(SHADERS[p.model], entry, {
     M: p.sampleSize,
     SCORE: p.score === "magsac" ? 0 : 1,
     WG,
@@ -120,9 +127,10 @@ export async function scoreHypotheses(
 }
 
 /**
- * The screening: `p.iterations` local-optimisation steps of the model of
- * each record of `records` (its F set, in normalised coordinates), one
- * workgroup each; each record's score and F become its last kept step's.
+ * The screening of F's candidates: `p.iterations` local-optimisation steps
+ * of the model of each record of `records` (its F set, in normalised
+ * coordinates), one workgroup each; each record's score and F become its
+ * last kept step's.
  */
 export async function screenRecords(
   gpu: Gpu,
@@ -130,6 +138,7 @@ export async function screenRecords(
   pts: Tensor,
   records: Tensor,
 ): Promise<void> {
+  if (p.model !== "fundamental") throw new Error("screenRecords: only F has a GPU screening");
   const count = records.shape[0];
   gpu.dispatch({
     kernel: await kernel(gpu, "screen", p),
@@ -146,6 +155,6 @@ export function readRecord(rec: Float32Array, k: number): RansacRecord {
     score: rec[r],
     inliers: bits[1],
     h: bits[2],
-    F: Float64Array.from(rec.subarray(r + 3, r + RECORD_FLOATS)),
+    M: Float64Array.from(rec.subarray(r + 3, r + RECORD_FLOATS)),
   };
 }

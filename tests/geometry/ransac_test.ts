@@ -15,6 +15,7 @@ import { recoverCandidates } from "../../src/geometry/ransac.ts";
 import { estimateFundamentalCpu } from "../../src/geometry/ransac_cpu.ts";
 import { type RansacOptions, resolveOptions } from "../../src/geometry/ransac_options.ts";
 import { scoreModel } from "../../src/geometry/scores.ts";
+import { fundamentalKind } from "../../src/geometry/fundamental_solvers.ts";
 
 for (const tuning of TUNINGS) {
   Deno.test(`ransac: GPU estimator recovers F and its inliers with 10–70% outliers, as the CPU reference (${tuning} tuning)`, async () => {
@@ -118,10 +119,10 @@ for (const tuning of TUNINGS) {
         // bench/ransac.ts's candidates: the best models of the first 400 hypotheses.
         const s = syntheticMatches(n, 0.5, 0.5, n);
         const o = resolveOptions({ threshold: 1.5, score });
-        const p = prepareMatches(s.points0, s.points1) as PreparedMatches;
+        const p = prepareMatches(s.points0, s.points1, 8) as PreparedMatches;
         const pool = firstCandidates(p, o, 400);
-        const models = recoverCandidates(pool, p, o);
-        const cpu = screenCandidates(models, p, o);
+        const models = recoverCandidates(fundamentalKind(o.solver), pool, p, o);
+        const cpu = screenCandidates(fundamentalKind(o.solver), models, p, o);
         const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
         const screened = await screenCandidatesGpu(gpu, pts, p, o, models);
         gpu.release(pts);
@@ -130,7 +131,7 @@ for (const tuning of TUNINGS) {
         screened.forEach((g, k) => {
           // The kernel's own score is the f32 sum of its F's qualities: float64 rescoring of
           // that F differs by f32 rounding of ≤ 10⁴ terms ≤ 1 (measured ≤ 4e-7 relative).
-          const rescored = scoreModel(g.F, p, o).score;
+          const rescored = scoreModel(g.M, p, o).score;
           assert.ok(Math.abs(g.score - rescored) <= 1e-5 * rescored, `${what} #${k}: ${g.score}`);
           // Each step is the float64 one up to f32 rounding (measured ≤ 3.2e-5 relative for
           // MAGSAC++); a convergence decision can fall one step apart where a step gains about
