@@ -67,6 +67,13 @@ export function axisAngleRotation(degrees: number, axis: ArrayLike<number>): Mat
   );
 }
 
+/** Angle of a rotation matrix in degrees (atan2 form: accurate near 0° and 180°). */
+export function rotationAngle(R: ArrayLike<number>): number {
+  const c = (R[0] + R[4] + R[8] - 1) / 2;
+  const s = Math.hypot(R[7] - R[5], R[2] - R[6], R[3] - R[1]) / 2;
+  return Math.atan2(s, c) * 180 / Math.PI;
+}
+
 /** Frobenius norm. */
 export function frobenius(a: ArrayLike<number>): number {
   let s = 0;

@@ -28,6 +28,7 @@ export {
   rotationError,
   translationError,
 } from "./metric.ts";
+export { estimateRelativePose, intrinsics, type RelativePoseResult } from "./relative_pose.ts";
 export {
   decomposeEssential,
   type EssentialDecomposition,

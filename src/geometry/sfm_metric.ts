@@ -18,7 +18,7 @@
  * Platform neutral: cameras come in as name → pose.
  * @module
  */
-import { type Mat3, mul3, symmetricEigen, transpose3, type Vec3 } from "./linalg.ts";
+import { type Mat3, mul3, rotationAngle, symmetricEigen, transpose3, type Vec3 } from "./linalg.ts";
 import { rotationFromQuaternion } from "./quaternion.ts";
 
 /** A world-to-camera pose: `x_cam = R X + t`, R row-major 3×3. */
@@ -33,13 +33,6 @@ export interface CameraPose {
 export const SFM_AUC_THRESHOLDS: readonly number[] = [1, 3, 5, 10];
 
 const DEG = 180 / Math.PI;
-
-/** Angle of a rotation matrix in degrees (atan2 form: accurate near 0° and 180°). */
-export function rotationAngle(R: ArrayLike<number>): number {
-  const c = (R[0] + R[4] + R[8] - 1) / 2;
-  const s = Math.hypot(R[7] - R[5], R[2] - R[6], R[3] - R[1]) / 2;
-  return Math.atan2(s, c) * DEG;
-}
 
 /** Angle between two rotations in degrees: `angle(Aᵀ B)`. */
 export function rotationDifference(A: ArrayLike<number>, B: ArrayLike<number>): number {

@@ -54,17 +54,22 @@ const COLUMNS = [
 ] as const;
 
 /**
- * Parses `cameras.csv` text. Columns are found by header name (any order,
- * extra columns ignored); errors name `source` and the line. Rows keep the
- * file's order; a repeated image name is an error.
+ * The rows of CSV `text` as numbers by column, for the named `columns` (found
+ * by header name, any order, extra columns ignored) of which the first is the
+ * image name; errors name `source` and the line. Rows keep the file's order;
+ * a repeated image name is an error.
  */
-export function parseCamerasCsv(text: string, source = "cameras.csv"): GtCamera[] {
+function csvRows<C extends string>(
+  text: string,
+  source: string,
+  columns: readonly [string, ...C[]],
+): { image: string; line: number; values: Record<C, number> }[] {
   const lines = text.split(/\r?\n/);
   const header = lines[0]?.split(",").map((s) => s.trim()) ?? [];
-  const col = Object.fromEntries(COLUMNS.map((c) => [c, header.indexOf(c)]));
-  const missing = COLUMNS.filter((c) => col[c] < 0);
+  const col = Object.fromEntries(columns.map((c) => [c, header.indexOf(c)]));
+  const missing = columns.filter((c) => col[c] < 0);
   if (missing.length) throw new Error(`${source}:1: missing column(s) ${missing.join(", ")}`);
-  const out: GtCamera[] = [];
+  const out: { image: string; line: number; values: Record<C, number> }[] = [];
   const seen = new Set<string>();
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === "") continue;
@@ -72,29 +77,67 @@ export function parseCamerasCsv(text: string, source = "cameras.csv"): GtCamera[
     if (f.length < header.length) {
       throw new Error(`${source}:${i + 1}: ${f.length} fields, expected ${header.length}`);
     }
-    const num = (c: typeof COLUMNS[number]) => {
+    const values = {} as Record<C, number>;
+    for (const c of columns.slice(1) as C[]) {
       const v = Number(f[col[c]]);
       if (f[col[c]] === "" || !Number.isFinite(v)) {
         throw new Error(`${source}:${i + 1}: ${c} "${f[col[c]]}" is not a number`);
       }
-      return v;
-    };
-    const image = f[col.image];
+      values[c] = v;
+    }
+    const image = f[col[columns[0]]];
     if (seen.has(image)) throw new Error(`${source}:${i + 1}: image ${image} listed twice`);
     seen.add(image);
-    out.push({
-      image,
-      width: num("width"),
-      height: num("height"),
-      fx: num("fx"),
-      fy: num("fy"),
-      cx: num("cx"),
-      cy: num("cy"),
-      q: [num("qw"), num("qx"), num("qy"), num("qz")],
-      t: [num("tx"), num("ty"), num("tz")],
-    });
+    out.push({ image, line: i + 1, values });
   }
   return out;
+}
+
+/**
+ * Parses `cameras.csv` text. Columns are found by header name (any order,
+ * extra columns ignored); errors name `source` and the line. Rows keep the
+ * file's order; a repeated image name is an error.
+ */
+export function parseCamerasCsv(text: string, source = "cameras.csv"): GtCamera[] {
+  return csvRows(text, source, COLUMNS).map(({ image, values: v }) => ({
+    image,
+    width: v.width,
+    height: v.height,
+    fx: v.fx,
+    fy: v.fy,
+    cx: v.cx,
+    cy: v.cy,
+    q: [v.qw, v.qx, v.qy, v.qz],
+    t: [v.tx, v.ty, v.tz],
+  }));
+}
+
+/** A pinhole camera's intrinsics, pixels, in COLMAP's convention (as cameras.csv). */
+export interface Intrinsics {
+  /** Focal length x. */
+  fx: number;
+  /** Focal length y. */
+  fy: number;
+  /** Principal point x, top-left pixel centre at 0.5. */
+  cx: number;
+  /** Principal point y. */
+  cy: number;
+}
+
+/**
+ * Parses a cameras file that may carry intrinsics only: the columns
+ * `image,fx,fy,cx,cy` of `cameras.csv` (others ignored), COLMAP's pixel
+ * convention. Returns image name → intrinsics; errors name `source` and the
+ * line, and an intrinsic that is not positive (focal) or not finite.
+ */
+export function parseIntrinsicsCsv(text: string, source: string): Map<string, Intrinsics> {
+  const rows = csvRows(text, source, ["image", "fx", "fy", "cx", "cy"] as const);
+  for (const { line, values } of rows) {
+    if (!(values.fx > 0 && values.fy > 0)) {
+      throw new Error(`${source}:${line}: focal lengths must be positive`);
+    }
+  }
+  return new Map(rows.map(({ image, values }) => [image, values]));
 }
 
 /** Reads and parses a `cameras.csv` file. */
@@ -107,7 +150,7 @@ export async function readCamerasCsv(path: string): Promise<GtCamera[]> {
  * the asked pixel convention: `"colmap"` as stored, `"engine"` with cx, cy
  * reduced by 0.5 (top-left pixel centre at (0, 0), as this engine's keypoints).
  */
-export function intrinsicsMatrix(camera: GtCamera, convention: PixelConvention): Mat3 {
+export function intrinsicsMatrix(camera: Intrinsics, convention: PixelConvention): Mat3 {
   const s = convention === "engine" ? COLMAP_PIXEL_SHIFT : 0;
   return Float64Array.of(camera.fx, 0, camera.cx - s, 0, camera.fy, camera.cy - s, 0, 0, 1);
 }

@@ -7,7 +7,6 @@ import {
   median,
   pairPoseErrors,
   poseAuc,
-  rotationAngle,
   scoreReconstruction,
   umeyama,
   vectorAngle,
@@ -17,6 +16,7 @@ import { axisAngleRotation, mul3, transpose3 } from "../../src/geometry/linalg.t
 import { parseCamerasCsv, posesFromCamerasCsv } from "../../src/io/cameras_csv.ts";
 import { needsShared, seededRandom, sharedDir } from "../support/util.ts";
 import { syntheticScene } from "../support/synthetic_scene.ts";
+import { rotationAngle } from "../../src/geometry/linalg.ts";
 
 const close = (a: number, b: number, tol: number, what = "") =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
