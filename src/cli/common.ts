@@ -80,3 +80,33 @@ function debug(): boolean {
     return false; // no --allow-env
   }
 }
+
+/**
+ * Refuses (usage error naming the option) an output path that cannot be
+ * written: a folder, a missing parent folder, or a place without write
+ * permission; checked before the work starts, so that nothing is computed in
+ * vain. Leaves no file behind.
+ */
+export async function checkWritable(path: string, option: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) fail(`${option} ${path}: ${dir} is not a folder`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    fail(`${option} ${path}: no folder ${dir}`);
+  }
+  let existed = true;
+  try {
+    if ((await Deno.stat(path)).isDirectory) fail(`${option} ${path}: is a folder`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    existed = false;
+  }
+  try {
+    (await Deno.open(path, { write: true, create: true })).close();
+    if (!existed) await Deno.remove(path);
+  } catch (e) {
+    fail(`${option} ${path}: cannot be written (${(e as Error).message.replace(/:.*$/, "")})`);
+  }
+}

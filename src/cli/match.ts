@@ -1,15 +1,28 @@
 /**
- * `deno task match [image0 image1] [options]`: LoFTR matches between two images.
+ * `deno task match [image0 image1] [options]`: LoFTR matches between two
+ * images, then their two-view geometry on the GPU (F, or a homography), and
+ * the relative pose when the intrinsics are known.
  * @module
  */
 import { parseArgs } from "node:util";
-import { Matcher, type MatchResult } from "../pipeline/matcher.ts";
-import { resolveModel } from "../io/model_zoo.ts";
-import { estimateFundamental } from "../geometry/ransac_gpu.ts";
-import { drawMatches } from "../io/viz.ts";
-import { fail, type Output, parsePrecision, parseResizePolicy, runMain } from "./common.ts";
-import { coarseCells, ransacThreshold } from "../pipeline/two_view.ts";
-import { loadImage } from "../io/decode.ts";
+import { essentialFromFundamental, recoverPose } from "../geometry/pose.ts";
+import { intrinsics } from "../geometry/relative_pose.ts";
+import { type Mat3, rotationAngle } from "../geometry/linalg.ts";
+import { intrinsicsMatrix, parseIntrinsicsCsv } from "../io/cameras_csv.ts";
+import { decodeImage, decodeImageRgb, readImageFile } from "../io/decode.ts";
+import { exifFocalLengthPx, readExifFocalFields } from "../io/exif.ts";
+import type { GrayImage } from "../io/image.ts";
+import { stitch } from "../io/stitch.ts";
+import { drawMatches, encodePng } from "../io/viz.ts";
+import type { MatchResult } from "../pipeline/matcher.ts";
+import { estimateFromMatches, type PairEstimate, type TwoViewModel } from "../pipeline/two_view.ts";
+import { checkWritable, fail, type Output, runMain } from "./common.ts";
+import {
+  createPipeline,
+  numberOption,
+  PIPELINE_HELP,
+  PIPELINE_OPTIONS,
+} from "./pipeline_options.ts";
 
 const EXAMPLE = [
   new URL("../../tests/fixtures/images/fountain_0001.jpg", import.meta.url).pathname,
@@ -18,79 +31,190 @@ const EXAMPLE = [
 
 const HELP = `Usage: deno task match [IMAGE0 IMAGE1] [options]
 
-Finds LoFTR matches between two images on the GPU (WebGPU). With no images,
-matches the bundled example pair (two views of the Strecha fountain).
+Finds LoFTR matches between two images on the GPU (WebGPU), then estimates
+their two-view geometry on the GPU: the fundamental matrix F (x1ᵀ F x0 = 0),
+or a homography H (x1 ~ H x0), and, for F with known intrinsics, the relative
+pose (X1 = R X0 + t). With no images, matches the bundled example pair (two
+views of the Strecha fountain). Pixels: x right, y down, (0, 0) at the centre
+of the top-left pixel (OpenCV's convention).
 
-Options:
-  -o, --out FILE        write the matches: FILE.json, or FILE.csv with rows
-                        x0,y0,x1,y1,confidence in original-image pixels
-      --viz FILE.png    draw the two images side by side with the matches:
-                        RANSAC inliers of F green, outliers red (coloured by
-                        confidence when there are too few matches for F)
-      --ransac-threshold PX
-                        RANSAC inlier threshold for --viz in original pixels,
-                        or auto (default): 1 px for a model with a fine
-                        stage, else a third of a coarse cell
-      --resize POLICY   how each image is resized for the network (default 640):
-                          N          long side N px, aspect ratio kept
-                          WxH        exactly W×H (multiples of the coarse stride)
-                          original   the image's own size
-                        sides are rounded to multiples of the coarse stride
-                        (16 for the bundled model, 8 for LoFTR outdoor)
-      --threshold X     confidence threshold (default: the model's;
-                        0.01 bundled model, 0.2 LoFTR outdoor)
-      --border N        drop matches within N coarse cells of the border
-                        (default: the model's; 0 bundled, 2 LoFTR outdoor)
-      --model NAME      coarse (bundled, the default) or outdoor (after
-                        \`deno task weights outdoor\`)
-      --weights FILE    .safetensors weights from \`deno task convert\`
-                        (default: weights/coarse_loftr_teacher.safetensors)
+Output:
+  -o, --out FILE        FILE.json: matches, inlier mask, geometry and pose, each
+                        with its convention; or FILE.csv with rows
+                        x0,y0,x1,y1,confidence,inlier in original-image pixels
+      --viz FILE.png    both images side by side with the matches: RANSAC
+                        inliers green, outliers red (coloured by confidence
+                        when there is no model)
+      --stitch FILE.png with --geometry homography: image 1 warped into image
+                        0's frame and blended, on a canvas that holds both
+
+Geometry:
+      --geometry MODEL  fundamental (default) or homography (a planar scene,
+                        or photos taken from one point: panoramas)
+      --K0 fx,fy,cx,cy  intrinsics of image 0, pixels (OpenCV's convention);
+                        with --K0 alone, image 1 has the same
+      --K1 fx,fy,cx,cy  intrinsics of image 1
+      --cameras FILE    intrinsics per image name: a CSV with columns
+                        image,fx,fy,cx,cy (others ignored) in COLMAP's pixel
+                        convention (0.5 at the top-left pixel's centre), such
+                        as the cameras.csv of a COLMAP-style dataset
+                        Without these, a JPEG's EXIF focal length is used
+                        when both images have one (an estimate; principal
+                        point at the image centre); without any, F only.
       --max-tile-mb N   largest similarity tile in MiB (default 64); lower
                         bounds GPU memory at high resolution
-      --precision P     f32 (default) or f16: the backbone's feature maps and
-                        filters stored as f16 (needs the adapter's shader-f16)
+
+${PIPELINE_HELP}
   -h, --help            show this help
+
+Exit codes: 0 when the matching worked, even when the geometry could not be
+estimated (the matches are written and the reason printed); 1 on an error
+(unreadable image, no GPU, …); 2 for a bad command line.
 `;
 
-function number(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) fail(`--${name} expects a non-negative number, got "${value}"`);
-  return n;
+/** `fx,fy,cx,cy` → K, or a usage error naming the option. */
+function parseK(value: string, option: string): Mat3 {
+  const parts = value.split(",");
+  const v = parts.map((s) => Number(s.trim()));
+  if (parts.length !== 4 || v.some((x, i) => parts[i].trim() === "" || !Number.isFinite(x))) {
+    fail(`${option} expects four numbers fx,fy,cx,cy, got "${value}"`);
+  }
+  if (!(v[0] > 0 && v[1] > 0)) fail(`${option}: focal lengths must be positive, got "${value}"`);
+  return intrinsics(v[0], v[1], v[2], v[3]);
 }
 
-function toCsv(r: MatchResult): string {
-  const rows = ["x0,y0,x1,y1,confidence"];
-  for (let k = 0; k < r.count; k++) {
+/** The file name of a path (for cameras files and messages). */
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** Intrinsics of both images and where they came from, or why there are none. */
+type Intrinsics = { K0: Mat3; K1: Mat3; source: string } | { missing: string };
+
+/** The intrinsics the options give (--K0/--K1, then --cameras, then EXIF). */
+async function findIntrinsics(
+  values: { K0?: string; K1?: string; cameras?: string },
+  paths: string[],
+  bytes: Uint8Array[],
+  images: GrayImage[],
+): Promise<Intrinsics> {
+  if (values.K0 || values.K1) {
+    const K0 = parseK(values.K0 ?? values.K1!, values.K0 ? "--K0" : "--K1");
+    const K1 = values.K1 ? parseK(values.K1, "--K1") : K0;
+    return { K0, K1, source: values.K0 && values.K1 ? "--K0, --K1" : "given for both images" };
+  }
+  if (values.cameras) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(values.cameras);
+    } catch (e) {
+      throw new Error(
+        `${values.cameras}: cannot read (${(e as Error).message.replace(/:.*$/, "")})`,
+      );
+    }
+    const table = parseIntrinsicsCsv(text, values.cameras);
+    const K = paths.map((p) => {
+      const c = table.get(baseName(p));
+      if (!c) throw new Error(`${values.cameras}: no row for image ${baseName(p)}`);
+      return intrinsicsMatrix(c, "engine");
+    });
+    return { K0: K[0], K1: K[1], source: `${values.cameras} (COLMAP convention, shifted 0.5 px)` };
+  }
+  const focal = bytes.map((b, k) =>
+    exifFocalLengthPx(readExifFocalFields(b), images[k].width, images[k].height)
+  );
+  const missing = focal.flatMap((f, k) => f === null ? [baseName(paths[k])] : []);
+  if (missing.length) return { missing: `no EXIF focal length in ${missing.join(" and ")}` };
+  const K = focal.map((f, k) =>
+    intrinsics(f!, f!, (images[k].width - 1) / 2, (images[k].height - 1) / 2)
+  );
+  return {
+    K0: K[0],
+    K1: K[1],
+    source: `EXIF focal length ${focal.map((f) => f!.toFixed(0)).join(", ")} px ` +
+      "(an estimate; principal point at the image centre)",
+  };
+}
+
+const fmt = (v: ArrayLike<number>, digits = 6) =>
+  `[${Array.from(v, (x) => +x.toPrecision(digits)).join(", ")}]`;
+
+/** The relative pose of F and the intrinsics, or null without F. */
+function poseOf(e: PairEstimate, k: Intrinsics) {
+  if (!e.F || !("K0" in k)) return null;
+  const E = essentialFromFundamental(e.F, k.K0, k.K1);
+  const { R, t, inFront } = recoverPose(E, e.keypoints0, e.keypoints1, k.K0, k.K1, e.inliers);
+  return { E, R, t, rotationDegrees: rotationAngle(R), inFront };
+}
+
+function toCsv(e: PairEstimate): string {
+  const rows = ["x0,y0,x1,y1,confidence,inlier"];
+  for (let k = 0; k < e.keypoints0.length / 2; k++) {
     rows.push(
       [
-        r.keypoints0[2 * k],
-        r.keypoints0[2 * k + 1],
-        r.keypoints1[2 * k],
-        r.keypoints1[2 * k + 1],
-        r.confidence[k],
-      ]
-        .join(","),
+        e.keypoints0[2 * k],
+        e.keypoints0[2 * k + 1],
+        e.keypoints1[2 * k],
+        e.keypoints1[2 * k + 1],
+        e.confidence[k],
+        e.inliers[k],
+      ].join(","),
     );
   }
   return rows.join("\n") + "\n";
 }
 
-function toJson(r: MatchResult, images: string[], weights: string): string {
+function toJson(
+  paths: string[],
+  images: GrayImage[],
+  weights: string,
+  refine: string,
+  m: MatchResult,
+  e: PairEstimate,
+  k: Intrinsics,
+  pose: ReturnType<typeof poseOf>,
+): string {
+  const n = e.keypoints0.length / 2;
+  const pairs = (a: ArrayLike<number>) =>
+    Array.from({ length: n }, (_, i) => [a[2 * i], a[2 * i + 1]]);
   return JSON.stringify({
-    images,
+    conventions: {
+      images: "image 0 is the first image given, image 1 the second",
+      pixels: "x right, y down, (0, 0) at the centre of the top-left pixel (OpenCV)",
+      fundamental: "x1ᵀ F x0 = 0, row-major, unit Frobenius norm",
+      homography: "x1 ~ H x0, row-major, unit Frobenius norm",
+      essential: "E = K1ᵀ F K0",
+      pose: "X1 = R X0 + t: camera 0 to camera 1, R row-major, t of unit length",
+      intrinsics: "K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] row-major, in the pixels above",
+    },
+    images: paths,
+    imageSizes: images.map((g) => ({ width: g.width, height: g.height })),
     weights,
-    inputSizes: r.inputSizes,
-    count: r.count,
-    keypoints0: Array.from(
-      { length: r.count },
-      (_, k) => [r.keypoints0[2 * k], r.keypoints0[2 * k + 1]],
-    ),
-    keypoints1: Array.from(
-      { length: r.count },
-      (_, k) => [r.keypoints1[2 * k], r.keypoints1[2 * k + 1]],
-    ),
-    confidence: [...r.confidence],
+    inputSizes: m.inputSizes,
+    refinement: refine,
+    matches: m.count,
+    count: n,
+    keypoints0: pairs(e.keypoints0),
+    keypoints1: pairs(e.keypoints1),
+    confidence: Array.from(e.confidence),
+    inliers: Array.from(e.inliers),
+    geometry: {
+      model: e.model,
+      [e.model === "homography" ? "H" : "F"]: (e.F ?? e.H) && Array.from((e.F ?? e.H)!),
+      inlierCount: e.inlierCount,
+      ransacThreshold: e.ransacThreshold,
+      stop: e.stop,
+      ...(e.message ? { message: e.message } : {}),
+    },
+    intrinsics: "K0" in k ? { source: k.source, K0: Array.from(k.K0), K1: Array.from(k.K1) } : null,
+    pose: pose && {
+      E: Array.from(pose.E),
+      R: Array.from(pose.R),
+      t: pose.t,
+      rotationDegrees: pose.rotationDegrees,
+      inFront: pose.inFront,
+    },
+    timings: { ...m.timings, refine: e.ms.refine, ransac: e.ms.ransac },
   }) + "\n";
 }
 
@@ -100,16 +224,15 @@ export async function main(args: string[], out: Output = console): Promise<void>
     args,
     allowPositionals: true,
     options: {
+      ...PIPELINE_OPTIONS,
       out: { type: "string", short: "o" },
       viz: { type: "string" },
-      resize: { type: "string", default: "640" },
-      threshold: { type: "string" },
-      border: { type: "string" },
-      weights: { type: "string" },
-      model: { type: "string" },
+      stitch: { type: "string" },
+      geometry: { type: "string", default: "fundamental" },
+      K0: { type: "string" },
+      K1: { type: "string" },
+      cameras: { type: "string" },
       "max-tile-mb": { type: "string" },
-      precision: { type: "string", default: "f32" },
-      "ransac-threshold": { type: "string", default: "auto" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -120,88 +243,137 @@ export async function main(args: string[], out: Output = console): Promise<void>
   if (positionals.length !== 0 && positionals.length !== 2) {
     fail(`expected two images (or none for the example pair), got ${positionals.length}`);
   }
-  const images = positionals.length ? positionals : EXAMPLE;
+  const paths = positionals.length ? positionals : EXAMPLE;
+  const geometry = values.geometry as TwoViewModel;
+  if (geometry !== "fundamental" && geometry !== "homography") {
+    fail(`--geometry expects fundamental or homography, got "${values.geometry}"`);
+  }
+  if (values.stitch && geometry !== "homography") {
+    fail("--stitch needs --geometry homography (a stitch warps by H)");
+  }
+  if ((values.K0 || values.K1 || values.cameras) && geometry !== "fundamental") {
+    fail(
+      "--K0, --K1 and --cameras give the relative pose, which comes from F: use --geometry fundamental",
+    );
+  }
+  if ((values.K0 || values.K1) && values.cameras) fail("--cameras and --K0/--K1 are exclusive");
+  if (values.K0) parseK(values.K0, "--K0");
+  if (values.K1) parseK(values.K1, "--K1");
+  const outputs: [string | undefined, string, RegExp, string][] = [
+    [values.out, "--out", /\.(json|csv)$/i, ".json or .csv"],
+    [values.viz, "--viz", /\.png$/i, ".png"],
+    [values.stitch, "--stitch", /\.png$/i, ".png"],
+  ];
+  for (const [path, option, ext, what] of outputs) {
+    if (path && !ext.test(path)) fail(`${option} ${path}: the name must end in ${what}`);
+  }
+  for (const [path, option] of outputs) if (path) await checkWritable(path, option);
+  const tileMb = values["max-tile-mb"] === undefined
+    ? undefined
+    : numberOption(values["max-tile-mb"], "max-tile-mb", { min: 1 });
   if (!positionals.length) out.log("No images given: matching the bundled example pair.");
-  const outFile = values.out;
-  if (outFile && !/\.(json|csv)$/i.test(outFile)) {
-    fail(`--out ${outFile}: the name must end in .json or .csv`);
-  }
-  if (values.viz && !/\.png$/i.test(values.viz)) {
-    fail(`--viz ${values.viz}: the name must end in .png`);
-  }
-  const resize = parseResizePolicy(values.resize!);
-  const threshold = number(values.threshold, "threshold");
-  const border = number(values.border, "border");
-  const tileMb = number(values["max-tile-mb"], "max-tile-mb");
-  const precision = parsePrecision(values.precision!);
-  const ransacThresholdOption = values["ransac-threshold"] === "auto"
-    ? "auto"
-    : number(values["ransac-threshold"], "ransac-threshold")!;
 
-  if (values.model && values.weights) fail("--model and --weights are exclusive");
-  const weights = values.model ? await resolveModel(values.model) : values.weights;
-  const matcher = await Matcher.create({ weights, precision });
+  const bytes = await Promise.all(paths.map(readImageFile));
+  const images = await Promise.all(bytes.map((b, k) => decodeImage(b, paths[k])));
+  const known = await findIntrinsics(values, paths, bytes, images);
+  const { matcher, config } = await createPipeline(values);
   try {
-    // The drawing needs the decoded images: decode them once, for both.
-    const decoded = values.viz ? await Promise.all(images.map(loadImage)) : null;
-    const [in0, in1] = decoded ?? images;
-    const result = await matcher.match(in0, in1, {
-      resize,
-      threshold,
-      borderRemoval: border,
+    const m = await matcher.match(images[0], images[1], {
+      resize: config.resize,
+      threshold: config.threshold ?? undefined,
+      borderRemoval: config.border ?? undefined,
       maxTileBytes: tileMb ? tileMb * 2 ** 20 : undefined,
       profile: true,
     });
-    const [s0, s1] = result.inputSizes;
+    const e = await estimateFromMatches(matcher, m, [images[0], images[1]], config, geometry);
+    const [s0, s1] = m.inputSizes;
     out.log(`adapter:  ${matcher.adapterName}`);
     out.log(`weights:  ${matcher.weightsSource}`);
     out.log(
-      `images:   ${images[0]} (${s0.width}×${s0.height} in), ${
-        images[1]
+      `images:   ${paths[0]} (${s0.width}×${s0.height} in), ${
+        paths[1]
       } (${s1.width}×${s1.height} in)`,
     );
-    out.log(`matches:  ${result.count}`);
-    const total = Object.values(result.timings).reduce((a, b) => a + b, 0);
+    const used = e.keypoints0.length / 2;
     out.log(
-      `time:     ${
-        Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ")
-      }` +
+      `matches:  ${m.count}` +
+        (config.refine === "ncc" ? ` (${used} kept by the NCC sub-pixel refinement)` : ""),
+    );
+    const name = geometry === "homography" ? "H" : "F";
+    const model = e.F ?? e.H;
+    if (model) {
+      out.log(
+        `${name}:        ${fmt(model)}  (${
+          geometry === "homography" ? "x1 ~ H x0" : "x1ᵀ F x0 = 0"
+        }, row-major)`,
+      );
+      out.log(
+        `inliers:  ${e.inlierCount} of ${used} (RANSAC ${
+          config.ransac.threshold === "auto" ? "auto " : ""
+        }` +
+          `${+e.ransacThreshold.toFixed(2)} px, stopped: ${e.stop})`,
+      );
+    } else {
+      out.log(`${name}:        none: ${e.message ?? e.stop}; the matches are still written`);
+    }
+    const pose = poseOf(e, known);
+    if (geometry === "fundamental") {
+      if (!("K0" in known)) {
+        out.log(
+          `pose:     not estimated (${known.missing}): give --K0/--K1 or --cameras for the relative pose`,
+        );
+      } else if (pose) {
+        out.log(`intrinsics: ${known.source}`);
+        out.log(`K0:       ${fmt(known.K0)}`);
+        out.log(`K1:       ${fmt(known.K1)}`);
+        out.log(`E:        ${fmt(pose.E)}  (E = K1ᵀ F K0)`);
+        out.log(`R:        ${fmt(pose.R)}  (rotation ${pose.rotationDegrees.toFixed(3)}°)`);
+        out.log(`t:        ${fmt(pose.t)}  (unit length; X1 = R X0 + t)`);
+        out.log(`in front: ${pose.inFront} of ${e.inlierCount} inliers`);
+      }
+    }
+    const times = { ...m.timings, refine: e.ms.refine, RANSAC: e.ms.ransac };
+    const total = Object.values(times).reduce((a, b) => a + b, 0);
+    out.log(
+      `time:     ${Object.entries(times).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ")}` +
         ` (total ${total.toFixed(1)} ms)`,
     );
-    if (outFile) {
+    if (values.out) {
       await Deno.writeTextFile(
-        outFile,
-        /\.csv$/i.test(outFile) ? toCsv(result) : toJson(result, images, matcher.weightsSource),
+        values.out,
+        /\.csv$/i.test(values.out)
+          ? toCsv(e)
+          : toJson(paths, images, matcher.weightsSource, config.refine, m, e, known, pose),
       );
-      out.log(`wrote ${outFile}`);
+      out.log(`wrote ${values.out}`);
     }
     if (values.viz) {
-      const [g0, g1] = decoded!;
-      const { coarseStride, fine } = matcher.model.config;
-      const threshold = ransacThreshold(
-        ransacThresholdOption,
-        fine !== null,
-        coarseCells([g0, g1], result, coarseStride),
-      );
-      const f = await estimateFundamental(matcher.gpu, result.keypoints0, result.keypoints1, {
-        threshold,
-      });
-      out.log(
-        f.F
-          ? `inliers:  ${f.inlierCount} of ${result.count} (RANSAC F, ${+threshold.toFixed(2)} px)`
-          : `inliers:  no F (${f.message ?? f.stop}); matches coloured by confidence`,
-      );
       await Deno.writeFile(
         values.viz,
         drawMatches(
-          g0,
-          g1,
-          result.keypoints0,
-          result.keypoints1,
-          f.F ? { inliers: f.inliers } : { confidence: result.confidence },
+          images[0],
+          images[1],
+          e.keypoints0,
+          e.keypoints1,
+          model ? { inliers: e.inliers } : { confidence: e.confidence },
         ),
       );
       out.log(`wrote ${values.viz}`);
+    }
+    if (values.stitch) {
+      if (!e.H) {
+        out.log(`no stitch: no homography (${e.message ?? e.stop})`);
+      } else {
+        const rgb = await Promise.all(bytes.map((b, k) => decodeImageRgb(b, paths[k])));
+        try {
+          const s = stitch(rgb[0], rgb[1], e.H);
+          await Deno.writeFile(values.stitch, encodePng(s.rgba, s.width, s.height));
+          out.log(`wrote ${values.stitch} (${s.width}×${s.height})`);
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          out.log(`no stitch: ${err.message}`);
+        }
+      }
     }
   } finally {
     matcher.destroy();

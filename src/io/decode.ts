@@ -17,6 +17,7 @@ import {
   orient,
   orientation,
   pngGray,
+  type RgbImage,
 } from "./image.ts";
 
 // The untyped imagescript decoders (codecs.ts), with the part of their API we use.
@@ -37,16 +38,19 @@ const pngCodec = pngDecoder as {
 
 /** Reads and decodes an image file (PNG or JPEG) to grayscale like `cv2.IMREAD_GRAYSCALE`. */
 export async function loadImage(path: string): Promise<GrayImage> {
-  let bytes: Uint8Array;
+  return decodeImage(await readImageFile(path), path);
+}
+
+/** The bytes of an image file; an {@link ImageError} naming it when it cannot be read. */
+export async function readImageFile(path: string): Promise<Uint8Array> {
   try {
     if ((await Deno.stat(path)).isDirectory) throw new ImageError(`${path}: is a directory`);
-    bytes = await Deno.readFile(path);
+    return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof ImageError) throw e;
     if (e instanceof Deno.errors.NotFound) throw new ImageError(`${path}: no such file`);
     throw new ImageError(`${path}: cannot read (${(e as Error).message})`);
   }
-  return decodeImage(bytes, path);
 }
 
 /**
@@ -54,25 +58,83 @@ export async function loadImage(path: string): Promise<GrayImage> {
  * module notes); `name` labels the image in error messages.
  */
 export async function decodeImage(bytes: Uint8Array, name: string): Promise<GrayImage> {
+  const { type, width, height, levels, gray } = await decodeLevels(bytes, name);
+  const pixels = gray
+    ? levels
+    : type === "PNG"
+    ? pngGray(levels, width * height)
+    : jpegLuma(levels, width * height);
+  const oriented = orient(pixels, width, height, type === "JPEG" ? orientation(bytes) : 1);
+  return { ...oriented, data: grayLevels(oriented.pixels), name };
+}
+
+/** Reads and decodes an image file (PNG or JPEG) in colour, EXIF orientation applied. */
+export async function loadImageRgb(path: string): Promise<RgbImage> {
+  return decodeImageRgb(await readImageFile(path), path);
+}
+
+/**
+ * Decodes PNG or JPEG bytes in colour (8-bit RGB; a gray image's level in
+ * all three channels; alpha dropped), EXIF orientation applied as for
+ * {@link decodeImage}.
+ */
+export async function decodeImageRgb(bytes: Uint8Array, name: string): Promise<RgbImage> {
+  const { type, width, height, levels, gray } = await decodeLevels(bytes, name);
+  const n = width * height, rgb = new Uint8Array(3 * n);
+  const stride = gray ? 1 : type === "PNG" ? 4 : 3;
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) rgb[3 * i + c] = levels[stride * i + (gray ? 0 : c)];
+  }
+  const oriented = orient(rgb, width, height, type === "JPEG" ? orientation(bytes) : 1, 3);
+  return { width: oriented.width, height: oriented.height, data: oriented.pixels, name };
+}
+
+/**
+ * The decoder's levels of PNG or JPEG bytes: PNG RGBA, JPEG RGB, or one gray
+ * level per pixel (`gray`, a grayscale JPEG), before orientation.
+ */
+async function decodeLevels(
+  bytes: Uint8Array,
+  name: string,
+): Promise<
+  { type: "PNG" | "JPEG"; width: number; height: number; levels: Uint8Array; gray: boolean }
+> {
   const type = imageFormat(bytes, name);
-  let width: number, height: number, gray: Uint8Array;
+  let decoded: {
+    type: "PNG" | "JPEG";
+    width: number;
+    height: number;
+    levels: Uint8Array;
+    gray: boolean;
+  };
   try {
     if (type === "PNG") {
       const png = (await pngCodec.init()).decode(bytes);
-      ({ width, height } = png);
-      gray = pngGray(png.framebuffer, width * height);
+      decoded = {
+        type,
+        width: png.width,
+        height: png.height,
+        levels: png.framebuffer,
+        gray: false,
+      };
     } else {
       const jpeg = (await jpegCodec.init()).decode(bytes);
-      ({ width, height } = jpeg);
       if (jpeg.format === 2) throw new ImageError(`${name}: CMYK JPEG is not supported`);
-      gray = jpeg.format === 0 ? jpeg.buffer : jpegLuma(jpeg.buffer, width * height);
+      decoded = {
+        type,
+        width: jpeg.width,
+        height: jpeg.height,
+        levels: jpeg.buffer,
+        gray: jpeg.format === 0,
+      };
     }
   } catch (e) {
     if (e instanceof ImageError) throw e;
     // The decoders' messages ("unreachable", "failed to decode (-8)") say nothing more.
     throw new ImageError(`${name}: corrupt or truncated ${type} data`);
   }
-  if (width === 0 || height === 0) throw new ImageError(`${name}: image has zero size`);
-  const oriented = orient(gray, width, height, type === "JPEG" ? orientation(bytes) : 1);
-  return { ...oriented, data: grayLevels(oriented.pixels), name };
+  if (decoded.width === 0 || decoded.height === 0) {
+    throw new ImageError(`${name}: image has zero size`);
+  }
+  return decoded;
 }

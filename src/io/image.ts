@@ -157,12 +157,16 @@ function tiffOrientation(view: DataView, base: number, end: number): number {
   return 1;
 }
 
-/** Applies EXIF orientation `o` as OpenCV's `ApplyExifOrientation` does. */
+/**
+ * Applies EXIF orientation `o` as OpenCV's `ApplyExifOrientation` does, to
+ * pixels of `channels` interleaved levels each.
+ */
 export function orient(
   pixels: Uint8Array,
   width: number,
   height: number,
   o: number,
+  channels = 1,
 ): { width: number; height: number; pixels: Uint8Array } {
   if (o === 1) return { width, height, pixels };
   const transpose = o >= 5;
@@ -170,12 +174,27 @@ export function orient(
   const flipX = o === 2 || o === 3 || o === 6 || o === 7;
   const flipY = o === 3 || o === 4 || o === 7 || o === 8;
   const w = transpose ? height : width, h = transpose ? width : height;
-  const out = new Uint8Array(w * h);
+  const out = new Uint8Array(w * h * channels);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const tx = flipX ? w - 1 - x : x, ty = flipY ? h - 1 - y : y;
-      out[y * w + x] = transpose ? pixels[tx * width + ty] : pixels[ty * width + tx];
+      const from = transpose ? tx * width + ty : ty * width + tx;
+      for (let c = 0; c < channels; c++) {
+        out[(y * w + x) * channels + c] = pixels[from * channels + c];
+      }
     }
   }
   return { width: w, height: h, pixels: out };
+}
+
+/** A colour image, 8-bit RGB interleaved, row-major. */
+export interface RgbImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** `3 · width · height` levels, R G B per pixel. */
+  data: Uint8Array;
+  /** Where the image came from, for messages. */
+  name: string;
 }

@@ -1,12 +1,12 @@
 /**
  * The pipeline after matching, for every caller that scores, submits or
  * reports pairs: optional sub-pixel refinement of coarse matches (NCC), the
- * RANSAC threshold policy, and robust estimation of F on the GPU; and the
- * loop that matches a list of image pairs (each image's backbone once) and
- * estimates each.
+ * RANSAC threshold policy, and robust estimation of F (or of a homography) on
+ * the GPU; and the loop that matches a list of image pairs (each image's
+ * backbone once) and estimates each.
  * @module
  */
-import { estimateFundamental } from "../geometry/ransac_gpu.ts";
+import { estimateFundamental, estimateHomography } from "../geometry/ransac_gpu.ts";
 import type { Precision } from "../gpu/mod.ts";
 import type { GrayImage, ImageError } from "../io/image.ts";
 import { InputImageError, type Matcher, type MatchResult } from "./matcher.ts";
@@ -31,16 +31,25 @@ export interface PipelineConfig {
   ransac: { threshold: number | "auto"; confidence: number; maxIterations: number; seed: number };
 }
 
+/** The two-view model the pipeline estimates: F (default) or a homography. */
+export type TwoViewModel = "fundamental" | "homography";
+
 /** What the pipeline found for one pair. */
 export interface PairEstimate {
-  /** F (`x1ᵀ F x0 = 0`, unit norm) or `null` when RANSAC found none. */
+  /** The model estimated. */
+  model: TwoViewModel;
+  /** F (`x1ᵀ F x0 = 0`, unit norm), or `null` when RANSAC found none or H was asked for. */
   F: Float64Array | null;
+  /** H (`x1 ~ H x0`, unit norm), or `null` when RANSAC found none or F was asked for. */
+  H: Float64Array | null;
   /** Matches from the matcher. */
   matches: number;
   /** Matches given to RANSAC (after refinement, which drops unmatched patches). */
   keypoints0: ArrayLike<number>;
   /** Their partners in image 1. */
   keypoints1: ArrayLike<number>;
+  /** The matcher's confidence of each of them. */
+  confidence: Float32Array;
   /** RANSAC's inlier mask over `keypoints0`/`keypoints1`. */
   inliers: Uint8Array;
   /** Number of inliers. */
@@ -88,16 +97,18 @@ export function ransacThreshold(
 
 /**
  * Refines (per `config.refine`) the matches `match` between `images` (the
- * decoded images it was computed from) and estimates F: the pipeline after
- * matching, for every caller that scores or submits pairs. `ms.match` is the
- * sum of `match.timings`. Throws when `refine` is `ncc` and the model has a
- * fine stage (its keypoints are already refined).
+ * decoded images it was computed from) and estimates F (or, with `model`
+ * `homography`, H): the pipeline after matching, for every caller that
+ * scores, submits or reports pairs. `ms.match` is the sum of
+ * `match.timings`. Throws when `refine` is `ncc` and the model has a fine
+ * stage (its keypoints are already refined).
  */
 export async function estimateFromMatches(
   matcher: Matcher,
   match: MatchResult,
   images: readonly [GrayImage, GrayImage],
   config: PipelineConfig,
+  model: TwoViewModel = "fundamental",
 ): Promise<PairEstimate> {
   const { coarseStride: stride, fine } = matcher.model.config;
   if (config.refine === "ncc" && fine) {
@@ -111,24 +122,32 @@ export async function estimateFromMatches(
   };
   const cells = coarseCells(images, match, stride);
   let k0: ArrayLike<number> = match.keypoints0, k1: ArrayLike<number> = match.keypoints1;
+  let confidence = match.confidence;
   if (config.refine === "ncc") {
     const r = nccRefinement(images[0], images[1], k0, k1, cells);
     [k0, k1] = [r.keypoints0, r.keypoints1];
+    confidence = Float32Array.from(r.index, (i) => match.confidence[i]);
   }
   const refine = lap();
   const subPixel = config.refine === "ncc" || fine !== null;
   const threshold = ransacThreshold(config.ransac.threshold, subPixel, cells);
-  const f = await estimateFundamental(matcher.gpu, k0, k1, {
+  const options = {
     threshold,
     confidence: config.ransac.confidence,
     maxIterations: config.ransac.maxIterations,
     seed: config.ransac.seed,
-  });
+  };
+  const f = model === "homography"
+    ? { ...await estimateHomography(matcher.gpu, k0, k1, options), F: null }
+    : { ...await estimateFundamental(matcher.gpu, k0, k1, options), H: null };
   return {
+    model,
     F: f.F,
+    H: f.H,
     matches: match.count,
     keypoints0: k0,
     keypoints1: k1,
+    confidence,
     inliers: f.inliers,
     inlierCount: f.inlierCount,
     ransacThreshold: threshold,
