@@ -78,8 +78,9 @@ Deno.test("kubernetes: the shards Job runs shard JOB_COMPLETION_INDEX of complet
   if (spec.backoffLimitPerIndex !== undefined) {
     assert.ok(Number.isInteger(spec.backoffLimitPerIndex) && spec.backoffLimitPerIndex >= 0);
   }
+  if (spec.podReplacementPolicy !== undefined) assert.equal(spec.podReplacementPolicy, "Failed");
   const pod = spec.template.spec;
-  assert.equal(pod.restartPolicy, "Never");
+  assert.equal(pod.restartPolicy, "Never"); // required by backoffLimitPerIndex
   assert.equal(pod.containers.length, 1);
   const c = pod.containers[0];
   const argv: string[] = [...(c.command ?? []), ...(c.args ?? [])];
