@@ -11,7 +11,8 @@
  *     checks that every shard of DIR/shards is there and complete, writes
  *     DIR/result.json as the unsharded run does
  *
- * Errors are one line on stderr with exit code 1.
+ * Errors are one line on stderr with exit code 1. FAKE_FAIL_SHARD=I makes
+ * shard I fail.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -102,6 +103,9 @@ if (values.merge) {
     shard = shardFromEnvironment(Deno.env.toObject(), values.shard);
   } catch (e) {
     fail((e as Error).message);
+  }
+  if (shard !== null && Deno.env.get("FAKE_FAIL_SHARD") === String(shard.index)) {
+    fail(`shard ${shard.index}: failing as FAKE_FAIL_SHARD asks`);
   }
   if (shard === null) {
     writeJson(`${out}/result.json`, result(pairs.map((_, k) => k)));

@@ -129,6 +129,69 @@ Deno.test({
           console.log(`  submit.sh: 3 shards + merge in ${(performance.now() - t0).toFixed(0)} ms`);
         },
       );
+
+      await t.step(
+        "a failed shard cancels the merge; re-running it alone, then the merge",
+        async () => {
+          const t0 = performance.now();
+          const images = `${work}/images`, checkout = `${work}/checkout`, out = `${work}/retry`;
+          const env = {
+            ...slurm.env,
+            GPUS_PER_TASK: "0",
+            DENO_LOFTR_REPO: checkout,
+            DENO: deno,
+            FAKE_FAIL_SHARD: "1",
+          };
+          const submit = await new Deno.Command(`${repo}/deploy/slurm/submit.sh`, {
+            args: [images, out, "3", "--tag", "t1"],
+            env,
+            clearEnv: true,
+          }).output();
+          assert.ok(submit.success, new TextDecoder().decode(submit.stderr));
+          const said = new TextDecoder().decode(submit.stdout);
+          const shards = Number(/^shards: job (\d+),/m.exec(said)?.[1]);
+          const merge = Number(/^merge: +job (\d+),/m.exec(said)?.[1]);
+          const jobs = await slurm.waitFor([shards, merge], 60_000);
+          const state = (task: string | null, id: number) =>
+            jobs.find((j) => (task === null ? j.jobId === id : j.arrayTaskId === task))!.state;
+          assert.deepEqual(
+            [state("0", 0), state("1", 0), state("2", 0)],
+            ["COMPLETED", "FAILED", "COMPLETED"],
+          );
+          assert.equal(state(null, merge), "CANCELLED", "merge after a failed shard");
+          assert.deepEqual(
+            [...Deno.readDirSync(`${out}/shards`)].map((e) => e.name).sort(),
+            ["shard-0-of-3.json", "shard-2-of-3.json"],
+          );
+          // deploy/README.md's recovery: the failed task alone (--array=1 is shard 1 of 3), then the merge.
+          const again = await slurm.sbatch(
+            `${repo}/deploy/slurm/shard.sbatch`,
+            [images, out, "3", "--tag", "t1"],
+            ["--array=1", `--chdir=${checkout}`, `--output=${out}/logs/again-%A_%a.out`],
+          );
+          const merged = await slurm.sbatch(
+            `${repo}/deploy/slurm/merge.sbatch`,
+            [images, out, "--tag", "t1"],
+            [
+              `--dependency=afterok:${again}`,
+              `--chdir=${checkout}`,
+              `--output=${out}/logs/merged-%j.out`,
+            ],
+          );
+          for (const j of await slurm.waitFor([again, merged], 60_000)) {
+            assert.equal(
+              j.state,
+              "COMPLETED",
+              `${j.jobId} ${j.state}: ${await logs(`${out}/logs`)}`,
+            );
+          }
+          assert.equal(
+            await Deno.readTextFile(`${out}/result.json`),
+            await Deno.readTextFile(`${work}/plain/result.json`),
+          );
+          console.log(`  failure and recovery in ${(performance.now() - t0).toFixed(0)} ms`);
+        },
+      );
     } finally {
       await slurm.stop();
       await Deno.remove(work, { recursive: true });
