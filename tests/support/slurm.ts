@@ -31,20 +31,24 @@ export const SLURM_PROGRAMS = [
   "scancel",
 ] as const;
 
-/** The first of {@link SLURM_PROGRAMS} not found on PATH, or null when all are there. */
-export function missingSlurm(): string | null {
-  const path = (Deno.env.get("PATH") ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin";
-  for (const program of SLURM_PROGRAMS) {
-    const found = path.split(":").some((dir) => {
-      try {
-        return Deno.statSync(`${dir}/${program}`).isFile;
-      } catch {
-        return false;
-      }
-    });
-    if (!found) return program;
+/**
+ * The absolute path of `program` on PATH, then /usr/sbin and /sbin (where
+ * Debian puts the daemons, often not on a user's PATH); null when absent.
+ */
+export function findProgram(program: string): string | null {
+  const path = (Deno.env.get("PATH") ?? "") + ":/usr/sbin:/sbin";
+  for (const dir of path.split(":")) {
+    if (dir === "") continue;
+    try {
+      if (Deno.statSync(`${dir}/${program}`).isFile) return `${dir}/${program}`;
+    } catch { /* not here */ }
   }
   return null;
+}
+
+/** The first of {@link SLURM_PROGRAMS} not found by {@link findProgram}, or null when all are there. */
+export function missingSlurm(): string | null {
+  return SLURM_PROGRAMS.find((program) => findProgram(program) === null) ?? null;
 }
 
 /**
@@ -233,7 +237,7 @@ export class LocalSlurm {
   }
 
   #spawn(program: string, args: string[]): void {
-    const process = new Deno.Command(program, {
+    const process = new Deno.Command(findProgram(program) ?? program, {
       args,
       env: this.env,
       clearEnv: true,
@@ -268,7 +272,7 @@ export class LocalSlurm {
    * when it fails, unless `quiet` (then returns "").
    */
   async run(program: string, args: string[], quiet = false): Promise<string> {
-    const out = await new Deno.Command(program, {
+    const out = await new Deno.Command(findProgram(program) ?? program, {
       args,
       env: this.env,
       clearEnv: true,
