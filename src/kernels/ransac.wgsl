@@ -155,12 +155,8 @@ fn hypotheses(
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let flat = flatIndex(gid, nwg, WG);
-  let i = flat / LANES;
-  let lane = flat % LANES;
-  // Past the batch, lanes still reach sumLanes' barriers: they redo the last hypothesis.
-  let h = p.first + min(i, p.count - 1u);
-  let idx = drawSample(h);
+  let at = hypothesisOf(gid, nwg);
+  let idx = drawSample(at.h);
 
   // Constraint rows x1ᵀ F x0 = 0 over F's 9 entries; their null space by Gauss–Jordan.
   var a: array<array<f32, 9>, 8>;
@@ -193,7 +189,7 @@ fn hypotheses(
 
   var score = vec3f(0.0);
   var inliers = vec3u(0u);
-  for (var j = lane; j < p.n; j += LANES) {
+  for (var j = at.lane; j < p.n; j += LANES) {
     let q = pts[j];
     for (var k = 0u; k < count; k++) {
       if (!valid[k]) { continue; }
@@ -202,22 +198,22 @@ fn hypotheses(
       inliers[k] += select(0u, 1u, r2 < p.thr2);
     }
   }
-  sumLanes(li, li - lane, &score, &inliers);
-  if (i >= p.count || lane != 0u) { return; }
+  sumLanes(li, li - at.lane, &score, &inliers);
+  if (at.i >= p.count || at.lane != 0u) { return; }
   var bestK = 3u;
   for (var k = 0u; k < count; k++) {
     if (valid[k] && (bestK == 3u || score[k] > score[bestK])) { bestK = k; }
   }
-  let o = i * REC;
+  let o = at.i * REC;
   if (bestK == 3u) {
     hyp[o] = -1.0;
     hyp[o + 1u] = 0.0;
-    hyp[o + 2u] = bitcast<f32>(h);
+    hyp[o + 2u] = bitcast<f32>(at.h);
     return;
   }
   hyp[o] = score[bestK];
   hyp[o + 1u] = bitcast<f32>(inliers[bestK]);
-  hyp[o + 2u] = bitcast<f32>(h);
+  hyp[o + 2u] = bitcast<f32>(at.h);
   let F = toArray(models[bestK]);
   for (var k = 0u; k < 9u; k++) { hyp[o + 3u + k] = F[k]; }
 }

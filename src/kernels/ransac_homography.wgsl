@@ -67,12 +67,8 @@ fn hypotheses(
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let flat = flatIndex(gid, nwg, WG);
-  let i = flat / LANES;
-  let lane = flat % LANES;
-  // Past the batch, lanes still reach sumLanes' barriers: they redo the last hypothesis.
-  let h = p.first + min(i, p.count - 1u);
-  let idx = drawSample(h);
+  let at = hypothesisOf(gid, nwg);
+  let idx = drawSample(at.h);
 
   var valid = goodSample(idx);
   var H = mat3x3f();
@@ -92,18 +88,18 @@ fn hypotheses(
   var score = vec3f(0.0);
   var inliers = vec3u(0u);
   if (valid) {
-    for (var j = lane; j < p.n; j += LANES) {
+    for (var j = at.lane; j < p.n; j += LANES) {
       let r2 = transfer(H, Hi, pts[j]);
       score.x += quality(r2);
       inliers.x += select(0u, 1u, r2 < p.thr2);
     }
   }
-  sumLanes(li, li - lane, &score, &inliers);
-  if (i >= p.count || lane != 0u) { return; }
-  let o = i * REC;
+  sumLanes(li, li - at.lane, &score, &inliers);
+  if (at.i >= p.count || at.lane != 0u) { return; }
+  let o = at.i * REC;
   hyp[o] = select(-1.0, score.x, valid);
   hyp[o + 1u] = bitcast<f32>(select(0u, inliers.x, valid));
-  hyp[o + 2u] = bitcast<f32>(h);
+  hyp[o + 2u] = bitcast<f32>(at.h);
   let m = toArray(H);
   for (var k = 0u; k < 9u; k++) { hyp[o + 3u + k] = m[k]; }
 }

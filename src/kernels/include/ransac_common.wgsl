@@ -155,6 +155,21 @@ fn weight(r2: f32) -> f32 {
   return (upperGamma15(r2 * p.uk / p.max2) - p.gammaK) / (0.886226925452758 - p.gammaK);
 }
 
+// The hypothesis an invocation of `hypotheses` works on: its place in the batch (i), its lane,
+// and its index h. Past the batch, lanes still reach sumLanes' barriers: they redo the last
+// hypothesis.
+struct Hypothesis {
+  i: u32,
+  lane: u32,
+  h: u32,
+}
+
+fn hypothesisOf(gid: vec3u, nwg: vec3u) -> Hypothesis {
+  let flat = flatIndex(gid, nwg, WG);
+  let i = flat / LANES;
+  return Hypothesis(i, flat % LANES, p.first + min(i, p.count - 1u));
+}
+
 // Partial scores and inlier counts of the (up to 3) models, one per invocation.
 var<workgroup> laneScore: array<vec3f, WG>;
 var<workgroup> laneInliers: array<vec3u, WG>;
