@@ -21,5 +21,6 @@ export {
   resizeArea,
   type ResizePolicy,
 } from "./resize.ts";
-export { drawMatches, type DrawMatchesOptions } from "./viz.ts";
+export { type DrawMatchesOptions } from "./draw.ts";
+export { drawMatches } from "./viz.ts";
 export { BUNDLED_WEIGHTS, convertCheckpoint, type ConvertOptions, loadWeights } from "./weights.ts";
