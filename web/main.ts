@@ -194,7 +194,11 @@ function show(r: LoftrResult, drawing: { width: number; height: number; rgba: Ui
   const { width, height, rgba } = drawing;
   ui.canvas.width = width;
   ui.canvas.height = height;
-  const pixels = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  const pixels = new Uint8ClampedArray(
+    rgba.buffer as ArrayBuffer,
+    rgba.byteOffset,
+    rgba.byteLength,
+  );
   ui.canvas.getContext("2d")!.putImageData(new ImageData(pixels, width, height), 0, 0);
   const total = Object.values(r.timings).reduce((a, b) => a + b, 0);
   ui.timings.replaceChildren(
