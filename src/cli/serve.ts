@@ -27,12 +27,8 @@ Options:
   -h, --help          show this help
 `;
 
-/** The `serve` command: builds the site, serves it until the process ends (or `signal` aborts). */
-export async function main(
-  args: string[],
-  out: Output = console,
-  signal?: AbortSignal,
-): Promise<void> {
+/** The `serve` command: builds the site and serves it until the process ends. */
+export async function main(args: string[], out: Output = console): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
@@ -58,7 +54,6 @@ export async function main(
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port,
-    signal,
     onListen: ({ port }) => {
       out.log(`serving http://127.0.0.1:${port}/`);
       if (images) {
