@@ -154,12 +154,21 @@ function safetensors(name: string): Uint8Array {
 }
 
 browserTest(
-  "page in Chromium: bad input gets a clear message (not an image, too small, not LoFTR, f16, other origin) and a 50-megapixel photo is matched without blocking the page",
+  "page in Chromium: drag and drop; bad input gets a clear message (not an image, too small, not LoFTR, f16, other origin); a 50-megapixel photo is matched without blocking the page",
   async () => {
     const server = await startServe(IMAGES);
     const browser = await BrowserSession.launch();
     try {
       await browser.open(server.url);
+      // Two files dropped on either field fill both.
+      const dropped = await browser.evaluate(() => {
+        const transfer = new DataTransfer();
+        for (const name of ["a.jpg", "b.jpg"]) transfer.items.add(new File(["x"], name));
+        const drop = new DragEvent("drop", { dataTransfer: transfer, cancelable: true });
+        document.getElementById("drop1")!.dispatchEvent(drop);
+        return [0, 1].map((k) => document.getElementById(`name${k}`)!.textContent);
+      });
+      assert.deepEqual(dropped, ["a.jpg", "b.jpg"]);
       const good = { name: "fountain_0000.png", url: "/images/fountain_0000.png" };
       await pickFile(browser, "image1", good);
       const expectError = async (message: RegExp) => {
