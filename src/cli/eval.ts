@@ -13,7 +13,6 @@ import {
   recordsCsv,
   summarize,
 } from "../pipeline/evaluate.ts";
-import type { GrayImage } from "../io/image.ts";
 import { drawMatches } from "../io/viz.ts";
 import { fail, type Output, runMain } from "./common.ts";
 import { Progress } from "./progress.ts";
@@ -24,7 +23,6 @@ import {
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
 } from "./pipeline_options.ts";
-import { resizeArea } from "../io/resize.ts";
 
 const HELP = `Usage: deno task eval --data DIR [options]
 
@@ -194,17 +192,12 @@ const VIZ_SIDE = 800;
 /** Draws one pair's matches given to RANSAC, inliers green and outliers red, at most 800 px. */
 async function drawPair(dir: string, { pair, images, estimate }: PairEvent): Promise<void> {
   const [g0, g1] = images!, e = estimate!;
-  const s = Math.min(1, VIZ_SIDE / Math.max(g0.width, g0.height, g1.width, g1.height));
-  const shrink = (g: GrayImage) =>
-    s < 1
-      ? resizeArea(g, Math.max(1, Math.round(g.width * s)), Math.max(1, Math.round(g.height * s)))
-      : g;
-  const scale = (k: ArrayLike<number>) => Float64Array.from(k, (v) => (v + 0.5) * s - 0.5);
   await Deno.writeFile(
     `${dir}/${pair.id.replace(/[^\w.-]+/g, "_")}.png`,
-    drawMatches(shrink(g0), shrink(g1), scale(e.keypoints0), scale(e.keypoints1), {
+    drawMatches(g0, g1, e.keypoints0, e.keypoints1, {
       inliers: e.inliers,
       radius: 1,
+      maxSide: VIZ_SIDE,
     }),
   );
 }

@@ -152,8 +152,10 @@ export class Gpu {
       },
     });
     const info = adapter.info;
-    const name = info.description || [info.vendor, info.device].filter(Boolean).join(" ") ||
-      "unknown adapter";
+    // Chromium names SwiftShader by vendor and architecture only; Firefox leaves every field empty.
+    const name = info.description ||
+      [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+      (info.isFallbackAdapter ? "unnamed fallback adapter" : "unnamed adapter");
     return await Gpu.fromDevice(device, {
       name,
       isFallback: info.isFallbackAdapter || /llvmpipe|lavapipe/i.test(name),

@@ -3,7 +3,8 @@
  * a bar chart (per-scene mAA) and step-function CDFs of pose errors.
  * @module
  */
-import { encodePng, type Rgb, viridis } from "./viz.ts";
+import { type Rgb, viridis } from "./draw.ts";
+import { encodePng } from "./viz.ts";
 
 /**
  * 3×5 glyphs of FONT_CHARS: five rows of three bits (left = 4) as octal digits, top

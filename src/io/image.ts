@@ -67,7 +67,7 @@ export function imageFormat(bytes: Uint8Array, name: string): "PNG" | "JPEG" {
  * coefficients 0.299 and 0.587 in 1/32768 units, truncated; gray pixels pass
  * through unchanged; alpha is ignored.
  */
-export function pngGray(rgba: Uint8Array, n: number): Uint8Array {
+export function pngGray(rgba: ArrayLike<number>, n: number): Uint8Array {
   const gray = new Uint8Array(n);
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const r = rgba[j], g = rgba[j + 1], b = rgba[j + 2];
@@ -76,10 +76,13 @@ export function pngGray(rgba: Uint8Array, n: number): Uint8Array {
   return gray;
 }
 
-/** The JFIF luma of decoded RGB, with OpenCV's weights 4899, 9617, 1868 (1/16384), rounded. */
-export function jpegLuma(rgb: Uint8Array, n: number): Uint8Array {
+/**
+ * The JFIF luma of decoded RGB (`channels` bytes per pixel: 3, or 4 for a
+ * browser's RGBA), with OpenCV's weights 4899, 9617, 1868 (1/16384), rounded.
+ */
+export function jpegLuma(rgb: ArrayLike<number>, n: number, channels = 3): Uint8Array {
   const gray = new Uint8Array(n);
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
+  for (let i = 0, j = 0; i < n; i++, j += channels) {
     gray[i] = (4899 * rgb[j] + 9617 * rgb[j + 1] + 1868 * rgb[j + 2] + 8192) >> 14;
   }
   return gray;

@@ -7,7 +7,7 @@ import { Gpu, type Precision } from "../gpu/mod.ts";
 import { type GrayImage, ImageError } from "../io/image.ts";
 import { readMatches } from "../model/coarse_matching.ts";
 import { type ImageFeatures, LoFTR } from "../model/loftr.ts";
-import { BUNDLED_WEIGHTS, loadWeights } from "../io/weights.ts";
+import { BUNDLED_WEIGHTS, loadWeights } from "../io/load_weights.ts";
 import type { ModelWeights } from "../model/parameters.ts";
 import {
   checkResizePolicy,

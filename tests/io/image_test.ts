@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { pngDecoder, pngEncoder } from "../../src/io/codecs.ts";
 import { grayFromArray, type GrayImage, ImageError } from "../../src/io/image.ts";
-import { drawMatches, viridis } from "../../src/io/viz.ts";
+import { viridis } from "../../src/io/draw.ts";
+import { drawMatches } from "../../src/io/viz.ts";
 import { fixture, needsShared, sharedDir } from "../support/util.ts";
 import { decodeImage, loadImage } from "../../src/io/decode.ts";
 import { DEFAULT_RESIZE_POLICY, inputSize, resizeArea } from "../../src/io/resize.ts";
