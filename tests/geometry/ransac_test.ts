@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
+import { loadSiftPairs } from "../../testing/ransac_data.ts";
 import {
   firstCandidates,
-  loadSiftPairs,
   syntheticMatches,
   syntheticQuality,
-} from "../../testing/ransac_data.ts";
+} from "../../testing/synthetic_matches.ts";
 import { Gpu } from "../../src/gpu/mod.ts";
 import { maa, pairAccuracy, poseErrors } from "../../src/geometry/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../../src/geometry/ransac_gpu.ts";
