@@ -45,8 +45,11 @@ import {
 } from "./ransac_options.ts";
 import { MAGSAC_CONSTANTS } from "./scores.ts";
 
-/** The kernels' view of one estimation: sizes, scales, thresholds and constants. */
-function problem(p: PreparedMatches, o: ResolvedOptions): RansacProblem {
+/**
+ * The kernels' view of one estimation (kernels/ransac.ts): sizes, scales,
+ * thresholds and constants of the matches `p` under the options `o`.
+ */
+export function ransacProblem(p: PreparedMatches, o: ResolvedOptions): RansacProblem {
   return {
     n: p.n,
     seed: o.seed,
@@ -95,7 +98,7 @@ export async function estimateFundamental(
   const o = resolveOptions(options);
   const p = prepareMatches(points0, points1);
   if (!("data" in p)) return p;
-  const kp = problem(p, o);
+  const kp = ransacProblem(p, o);
   const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
   const hyp = gpu.tensor([Math.min(o.batchSize, o.maxIterations), RECORD_FLOATS]);
   const best = gpu.tensor([SEGMENTS_PER_BATCH, RECORD_FLOATS]);
@@ -160,7 +163,7 @@ export async function screenCandidatesGpu(
   models.forEach((F, k) => data.set(F, k * RECORD_FLOATS + 3));
   const records = gpu.tensor([models.length, RECORD_FLOATS], data);
   try {
-    await screenRecords(gpu, problem(p, o), pts, records);
+    await screenRecords(gpu, ransacProblem(p, o), pts, records);
     const rec = await gpu.read(records) as Float32Array;
     return models.map((_, k) => {
       const { F, score } = readRecord(rec, k);
