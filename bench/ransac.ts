@@ -14,7 +14,8 @@
 import { Gpu } from "../src/gpu/mod.ts";
 import { maa, poseErrors } from "../src/geometry/metric.ts";
 import { estimateFundamental, screenCandidatesGpu } from "../src/geometry/ransac_gpu.ts";
-import { firstCandidates, loadSiftPairs, syntheticMatches } from "../testing/ransac_data.ts";
+import { loadSiftPairs } from "../testing/ransac_data.ts";
+import { firstCandidates, syntheticMatches } from "../testing/synthetic_matches.ts";
 import { aggregate, profiled } from "./profile.ts";
 import { screenCandidates } from "../src/geometry/local_optimization.ts";
 import { prepareMatches } from "../src/geometry/matches.ts";

@@ -12,7 +12,7 @@
  * @module
  */
 import { inferConfig } from "../src/model/architecture.ts";
-import { seededRandom } from "../tests/support/util.ts";
+import { seededRandom } from "./random.ts";
 import type { HostTensor, ModelWeights } from "../src/model/parameters.ts";
 
 /** Which architecture to synthesise. */

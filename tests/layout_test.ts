@@ -132,3 +132,32 @@ Deno.test("layout: tests and the bench share helpers through testing/, never ben
   );
   assert.deepEqual(wrong, []);
 });
+
+Deno.test("layout: the kernel cases and what they import are platform-neutral (they run in a browser too)", () => {
+  // From tests/kernels/cases.ts through every relative import: no Deno API, no node: module or
+  // npm package (but the core's, through src/deps.ts), nothing of src/ outside the core.
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    if (file === "src/deps.ts") return;
+    if (file.startsWith("src/") && !CORE.includes(folderOf(file))) {
+      found.push(`${file}: outside the core`);
+      return;
+    }
+    const source = Deno.readTextFileSync(new URL(file, root));
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    if (/\bDeno\./.test(code)) found.push(`${file}: Deno.`);
+    for (const spec of specifiers(source)) {
+      if (!spec.startsWith(".")) {
+        found.push(`${file}: ${spec}`);
+        continue;
+      }
+      visit(new URL(spec, new URL(file, root)).pathname.slice(root.pathname.length));
+    }
+  };
+  visit("tests/kernels/cases.ts");
+  assert.ok(seen.size > 10, `only ${seen.size} modules reached`);
+  assert.deepEqual(found, []);
+});

@@ -51,8 +51,15 @@ import {
 } from "./ransac_options.ts";
 import { MAGSAC_CONSTANTS } from "./scores.ts";
 
-/** The kernels' view of one estimation: model, sizes, scales, thresholds and constants. */
-function problem(kind: ModelKind, p: PreparedMatches, o: ResolvedOptions): RansacProblem {
+/**
+ * The kernels' view of one estimation (kernels/ransac.ts): the model, sizes,
+ * scales, thresholds and constants of the matches `p` under the options `o`.
+ */
+export function ransacProblem(
+  kind: ModelKind,
+  p: PreparedMatches,
+  o: ResolvedOptions,
+): RansacProblem {
   return {
     model: kind === HOMOGRAPHY ? "homography" : "fundamental",
     n: p.n,
@@ -87,7 +94,7 @@ async function robustGpu(
   const o = resolveOptions(options);
   const p = prepareMatches(points0, points1, kind.minimumMatches);
   if (!("data" in p)) return p;
-  const kp = problem(kind, p, o);
+  const kp = ransacProblem(kind, p, o);
   const pts = gpu.tensor([p.n, 4], Float32Array.from(p.data));
   const hyp = gpu.tensor([Math.min(o.batchSize, o.maxIterations), RECORD_FLOATS]);
   const best = gpu.tensor([SEGMENTS_PER_BATCH, RECORD_FLOATS]);
@@ -224,7 +231,7 @@ export async function screenCandidatesGpu(
   models.forEach((F, k) => data.set(F, k * RECORD_FLOATS + 3));
   const records = gpu.tensor([models.length, RECORD_FLOATS], data);
   try {
-    await screenRecords(gpu, problem(fundamentalKind(o.solver), p, o), pts, records);
+    await screenRecords(gpu, ransacProblem(fundamentalKind(o.solver), p, o), pts, records);
     const rec = await gpu.read(records) as Float32Array;
     return models.map((_, k) => {
       const { M, score } = readRecord(rec, k);

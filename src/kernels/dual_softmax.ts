@@ -172,7 +172,7 @@ export async function tileConfidence(
     kernel: await gpu.kernel(SHADER, "confidence"),
     bindings: { sim: tile.sim, rowStats: state.rowStats, colStats: state.colStats, conf },
     uniforms: uniforms(p, tile.i0, tile.T, false),
-    workgroups: grid(p.L * p.S, 64),
+    workgroups: grid(tile.T * p.S, 64),
     flops: 8 * tile.T * p.S,
     bytes: 4 * (2 * tile.T * p.S + 2 * tile.T + 2 * p.S),
   });

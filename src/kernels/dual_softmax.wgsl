@@ -9,7 +9,7 @@
 // Then `mutual` keeps (i, j) when both are each other's best, conf > thr and
 // neither cell is within `border` cells of its grid's edge, appending it to
 // `matches` with an atomic counter. Ties keep the first index, as argmax does.
-// `confidence` writes a tile of conf itself (for inspection and tests).
+// `confidence` writes a tile's rows of conf itself (for inspection and tests).
 //
 // Cooperation (src/gpu/gpu.ts `KernelTuning`): each row (row_stats, row_best) or
 // column (col_stats, col_best) is shared by LANES invocations, which deal its
@@ -51,7 +51,7 @@ struct Matches {
 @group(0) @binding(3) var<storage, read_write> colStats: array<f32>; // [S, 2]
 @group(0) @binding(4) var<storage, read_write> rowBest: array<u32>; // [L, 2]: j, conf bits
 @group(0) @binding(5) var<storage, read_write> colBest: array<u32>; // [S, 2]: i, key bits (below)
-@group(0) @binding(6) var<storage, read_write> conf: array<f32>; // [T, S]
+@group(0) @binding(6) var<storage, read_write> conf: array<f32>; // [L, S]: the tile's rows i0 ..
 @group(0) @binding(7) var<storage, read_write> matches: Matches;
 
 fn confidence_at(r: u32, j: u32) -> f32 {
@@ -238,9 +238,9 @@ fn col_best(
 
 @compute @workgroup_size(64)
 fn confidence(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let k = flatIndex(gid, nwg, 64u);
+  let k = flatIndex(gid, nwg, 64u); // entry (r, j) of the tile
   if (k >= p.T * p.S) { return; }
-  conf[k] = confidence_at(k / p.S, k % p.S);
+  conf[p.i0 * p.S + k] = confidence_at(k / p.S, k % p.S); // row i0 + r of the matrix
 }
 
 fn inside(t: u32, w: u32, h: u32) -> bool {

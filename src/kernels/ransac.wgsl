@@ -4,8 +4,9 @@
 // `hypotheses`: one invocation per hypothesis h = first + i. It draws its
 // minimal sample with the counter-based PCG generator keyed by (seed, h),
 // solves it on Hartley-normalised coordinates in f32 (7-point: Gauss–Jordan
-// null space of the 7×9 system, then the real roots of det(F2 + α(F1 − F2));
-// 8-point: the null vector of the 8×9 system, rank not enforced), drops
+// null space of the 7×9 system, made orthonormal, then the real roots of
+// det(F2 + α(F1 − F2)); 8-point: the null vector of the 8×9 system, made rank
+// 2 — both as the float64 reference, src/geometry/fundamental_solvers.ts), drops
 // models violating the oriented epipolar constraint on the sample, scores
 // the rest on every match (squared Sampson distance in pixels, MAGSAC++ or
 // MSAC) and writes its best model: [score, inliers, h, F(9)] (score −1 when
@@ -54,6 +55,15 @@
 // Row of the epipolar constraint x1ᵀ F x0 = 0 as a dot product with F's 9 entries (row-major).
 fn constraintRow(q: vec4f) -> array<f32, 9> {
   return array<f32, 9>(q.z * q.x, q.z * q.y, q.z, q.w * q.x, q.w * q.y, q.w, q.x, q.y, 1.0);
+}
+
+// v scaled to unit length.
+fn unitVector(v: array<f32, 9>) -> array<f32, 9> {
+  var n = 0.0;
+  for (var k = 0u; k < 9u; k++) { n += v[k] * v[k]; }
+  var u = v;
+  for (var k = 0u; k < 9u; k++) { u[k] /= sqrt(n); }
+  return u;
 }
 
 // det of the matrix whose column c comes from g when bit c of mask is set, else from h.
@@ -168,11 +178,23 @@ fn hypotheses(
   var count = 0u;
   if (ns.count > 0u) {
     if (M == 8u) {
-      models[0] = toMat(ns.vectors[0]);
+      // Rank 2 as the reference's: the raw null vector has no epipole, so the orientation
+      // test kept other samples than float64's and its scores were far from theirs.
+      models[0] = rank2(unitNorm(toMat(ns.vectors[0])));
       count = 1u;
     } else { // det(F2 + α G) = det G α³ + c2 α² + c1 α + det F2, G = F1 − F2
-      let f1 = toMat(ns.vectors[0]);
-      let f2 = toMat(ns.vectors[1]);
+      // The basis made orthonormal (Gram–Schmidt), as the reference's SVD basis: the
+      // Gauss–Jordan vectors are far from orthogonal and of very different lengths, and the
+      // cubic's f32 coefficients from them lost so many digits that models had |det F| up to
+      // 1e-2 and scores up to 36% off the float64 solution of the same sample.
+      var basis = ns.vectors;
+      basis[0] = unitVector(basis[0]);
+      var along = 0.0;
+      for (var k = 0u; k < 9u; k++) { along += basis[0][k] * basis[1][k]; }
+      for (var k = 0u; k < 9u; k++) { basis[1][k] -= along * basis[0][k]; }
+      basis[1] = unitVector(basis[1]);
+      let f1 = toMat(basis[0]);
+      let f2 = toMat(basis[1]);
       let g = f1 - f2;
       let c1 = mixedDet(f2, g, 1u) + mixedDet(f2, g, 2u) + mixedDet(f2, g, 4u);
       let c2 = mixedDet(f2, g, 6u) + mixedDet(f2, g, 5u) + mixedDet(f2, g, 3u);
@@ -370,9 +392,7 @@ fn smallestEigenvector(a0: array<f32, 81>, n: u32) -> array<f32, 9> {
 
 // The IRLS step from the normal equations accumulate() summed for the unit F
 // (eightPointNormalized() in src/geometry/fundamental_solvers.ts): their least-squares null vector, brought back
-// from the basis of reflector(F), made rank 2 by removing its component along v, the right
-// singular vector of its smallest singular value (the eigenvector of FᵀF's smallest
-// eigenvalue): F − (F v) vᵀ is the closest rank-2 matrix. Unit norm.
+// from the basis of reflector(F), made rank 2 (rank2()). Unit norm.
 fn solveStep(sums: array<f32, SUMS>, current: mat3x3f) -> mat3x3f {
   var ata = array<f32, 81>();
   var k = 0u;
@@ -383,7 +403,13 @@ fn solveStep(sums: array<f32, SUMS>, current: mat3x3f) -> mat3x3f {
       k++;
     }
   }
-  let F = toMat(reflect(reflector(current), smallestEigenvector(ata, 9u)));
+  return unitNorm(rank2(toMat(reflect(reflector(current), smallestEigenvector(ata, 9u)))));
+}
+
+// The closest rank-2 matrix to F (enforceRank2() in src/geometry/fundamental_solvers.ts):
+// F − (F v) vᵀ, v the right singular vector of its smallest singular value (the eigenvector of
+// FᵀF's smallest eigenvalue).
+fn rank2(F: mat3x3f) -> mat3x3f {
   let g = transpose(F) * F;
   var gram = array<f32, 81>();
   for (var r = 0u; r < 3u; r++) {
@@ -392,7 +418,7 @@ fn solveStep(sums: array<f32, SUMS>, current: mat3x3f) -> mat3x3f {
   let e = smallestEigenvector(gram, 3u);
   let v = vec3f(e[0], e[1], e[2]);
   let fv = F * v;
-  return unitNorm(F - mat3x3f(fv * v.x, fv * v.y, fv * v.z));
+  return F - mat3x3f(fv * v.x, fv * v.y, fv * v.z);
 }
 
 @compute @workgroup_size(WG)

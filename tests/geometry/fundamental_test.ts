@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
+import { loadSiftPairs } from "../../testing/ransac_data.ts";
 import {
-  loadSiftPairs,
   type SyntheticMatches,
   syntheticMatches,
   syntheticQuality,
-} from "../../testing/ransac_data.ts";
+} from "../../testing/synthetic_matches.ts";
 import { det3, normalizeSign, nullSpace, symmetricNullVector } from "../../src/geometry/linalg.ts";
 import { maa, pairAccuracy, poseErrors } from "../../src/geometry/metric.ts";
 import { fixture, needsShared, sharedDir } from "../support/util.ts";

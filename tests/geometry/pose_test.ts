@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { syntheticMatches } from "../../testing/ransac_data.ts";
+import { syntheticMatches } from "../../testing/synthetic_matches.ts";
 import { mul3, normalizeSign, transpose3 } from "../../src/geometry/linalg.ts";
 import { rotationError } from "../../src/geometry/metric.ts";
 import {

@@ -1,9 +1,9 @@
 // The GPU layer's own behaviour: dispatches sized on the GPU for a live count,
-// and the memory budget that frees pooled buffers.
+// the memory budget that frees pooled buffers, f16 tensors and kernel variants.
 import assert from "node:assert/strict";
 import { Gpu, GpuError } from "../../src/gpu/mod.ts";
 import { linear } from "../../src/kernels/linear.ts";
-import { TUNINGS } from "../support/util.ts";
+import { needsShaderF16, rejection, TUNINGS } from "../support/util.ts";
 
 const MiB = 2 ** 20;
 
@@ -126,4 +126,24 @@ Deno.test("f16 tensors: 2 bytes per element, upload rounds to the nearest f16 (t
   } finally {
     gpu.destroy();
   }
+});
+
+Deno.test({
+  ...await needsShaderF16(
+    "f16 kernels: one pipeline per file, entry point and precision, cached; a kernel without `elem` has no f16 variant",
+  ),
+  fn: async () => {
+    const gpu = await Gpu.create();
+    try {
+      const conv = new URL("../../src/kernels/conv2d.wgsl", import.meta.url);
+      const f16 = await gpu.kernel(conv, "main", {}, "f16");
+      assert.equal(await gpu.kernel(conv, "main", {}, "f16"), f16);
+      assert.notEqual(await gpu.kernel(conv, "main", {}), f16);
+      const layerNorm = new URL("../../src/kernels/layer_norm.wgsl", import.meta.url);
+      const e = await rejection(gpu.kernel(layerNorm, "main", {}, "f16"));
+      assert.ok(e instanceof GpuError && /no f16 variant/.test(e.message), e.message);
+    } finally {
+      gpu.destroy();
+    }
+  },
 });

@@ -1,10 +1,10 @@
-// The fine stage (LoFTR §5): window extraction on hand-made maps, then parity with
-// ../shared/reference/full_random (full outdoor architecture, seeded random weights,
-// 320×240), each stage fed with the reference's own inputs and coarse match ids.
+// The fine stage (LoFTR §5): parity with ../shared/reference/full_random (full
+// outdoor architecture, seeded random weights, 320×240), each stage fed with the
+// reference's own inputs and coarse match ids. Its kernels alone (window
+// extraction, expectation) are kernel cases (tests/kernels/cases.ts).
 import assert from "node:assert/strict";
 import { uploadMatches } from "../../src/model/coarse_matching.ts";
 import { FineRefinement } from "../../src/model/fine_refinement.ts";
-import { fineWindows } from "../../src/kernels/fine_windows.ts";
 import { Gpu, type Tensor } from "../../src/gpu/mod.ts";
 import { Transformer } from "../../src/model/transformer.ts";
 import { grayFromArray, Matcher } from "../../mod.ts";
@@ -16,54 +16,6 @@ import {
   sharedDir,
   TUNINGS,
 } from "../support/util.ts";
-
-Deno.test("fine windows: 5×5 around (4·cx, 4·cy), zero padding, coarse projection appended", async () => {
-  const gpu = await Gpu.create();
-  try {
-    // Fine map [2, 8, 12] with value c·1000 + y·100 + x; coarse grid 3×2 (ratio 4).
-    const Cf = 2, Hf = 8, Wf = 12;
-    const map = new Float32Array(Cf * Hf * Wf).map((_, k) => {
-      const c = Math.floor(k / (Hf * Wf)), y = Math.floor(k / Wf) % Hf, x = k % Wf;
-      return c * 1000 + y * 100 + x;
-    });
-    // Match 0: image-0 token 0 = cell (0, 0), at the corner; match 1: token 4 = cell (1, 1).
-    const matches = uploadMatches(gpu, {
-      i: Uint32Array.of(0, 4),
-      j: Uint32Array.of(5, 5),
-      confidence: new Float32Array(2),
-    });
-    const proj = gpu.tensor([2, 1], Float32Array.of(-1, -2));
-    const out = await gpu.read(
-      await fineWindows(
-        gpu,
-        { matches, first: 0, slots: 2 },
-        0,
-        gpu.tensor([Cf, Hf, Wf], map),
-        proj,
-        {
-          coarseWidth: 3,
-          ratio: 4,
-          window: 5,
-        },
-      ),
-    );
-    const at = (m: number, dy: number, dx: number, c: number) =>
-      out[((m * 25) + dy * 5 + dx) * 3 + c];
-    // Cell (0,0) centre is fine pixel (0,0): rows/cols -2, -1 are padding.
-    assert.equal(at(0, 0, 0, 0), 0);
-    assert.equal(at(0, 1, 4, 1), 0);
-    assert.equal(at(0, 2, 2, 0), 0); // pixel (0, 0), channel 0
-    assert.equal(at(0, 4, 3, 1), 1000 + 2 * 100 + 1);
-    // Cell (1,1) centre is fine pixel (4,4): window rows/cols 2..6.
-    assert.equal(at(1, 0, 0, 0), 2 * 100 + 2);
-    assert.equal(at(1, 4, 4, 1), 1000 + 6 * 100 + 6);
-    // Every position carries its match's projected coarse feature.
-    assert.equal(at(0, 3, 1, 2), -1);
-    assert.equal(at(1, 0, 0, 2), -2);
-  } finally {
-    gpu.destroy();
-  }
-});
 
 Deno.test({
   ...needsShared(

@@ -1,29 +1,18 @@
-/** Shared helpers of the test suite: error measures, seeded numbers, fixtures. */
+/**
+ * Shared helpers of the test suite: error measures and seeded numbers (from
+ * the platform-neutral measures.ts and testing/random.ts), fixtures, skips.
+ */
 import assert from "node:assert/strict";
-import { Gpu, type KernelTuning, type Tensor } from "../../src/gpu/mod.ts";
+import { Gpu, type Tensor } from "../../src/gpu/mod.ts";
 import type { Matcher } from "../../src/pipeline/matcher.ts";
 import { convertCheckpoint, loadWeights } from "../../src/io/weights.ts";
 import { quietMesaWarning } from "../../src/io/mesa.ts";
 import type { ModelWeights } from "../../src/model/parameters.ts";
 
+export { bitDifference, maxAbs, maxRel, relL2, TUNINGS } from "./measures.ts";
+export { seededRandom } from "../../testing/random.ts";
+
 quietMesaWarning();
-
-/**
- * Both kernel tunings (src/gpu/gpu.ts `KernelTuning`): the tests of every kernel
- * with two entry points run with each, on a `Gpu.create({ tuning })`.
- */
-export const TUNINGS: readonly KernelTuning[] = ["cpu", "gpu"];
-
-/** Relative L2 error ‖a − b‖₂ / ‖b‖₂ (the measure of ../shared/reference/README.md). */
-export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 /** Asserts that two float32 arrays are equal bit for bit (signed zeros included). */
 export function assertIdentical(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
@@ -31,18 +20,6 @@ export function assertIdentical(a: ArrayLike<number>, b: ArrayLike<number>, what
   for (let i = 0; i < a.length; i++) {
     if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i} is ${a[i]}, not ${b[i]}`);
   }
-}
-
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
 }
 
 /** A tensor read from a NumPy `.npy` file (format 1.0/2.0, little-endian, C order). */

@@ -1,0 +1,17 @@
+/**
+ * Seeded numbers for synthetic inputs (test data, the bench's synthetic
+ * weights). Platform-neutral.
+ * @module
+ */
+
+/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
