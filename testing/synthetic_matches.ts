@@ -11,6 +11,7 @@ import type { ResolvedOptions } from "../src/geometry/ransac_options.ts";
 import { fundamentalKind } from "../src/geometry/fundamental_solvers.ts";
 import { pcgHash } from "../src/geometry/sampling.ts";
 import { sampsonError, scoreModel } from "../src/geometry/scores.ts";
+import { seededRandom } from "./random.ts";
 
 /** A synthetic two-view match set with known geometry. */
 export interface SyntheticMatches {
@@ -137,4 +138,45 @@ export function firstCandidates(
     pool = keepBest(pool, models.map((M) => ({ M, ...scoreModel(M, p, o), h })));
   }
   return pool;
+}
+
+/**
+ * A plane seen by two cameras of a 1000×800 image: a rotation of a few
+ * degrees, some perspective, a shift (x1 ~ H x0).
+ */
+// deno-fmt-ignore
+export const H_TRUE = Float64Array.of(
+  0.96, -0.08, 40,
+  0.05, 1.02, -25,
+  4e-5, -3e-5, 1,
+);
+
+/** Where H sends the point (x, y). */
+export function applyHomography(H: ArrayLike<number>, x: number, y: number): [number, number] {
+  const w = H[6] * x + H[7] * y + H[8];
+  return [(H[0] * x + H[1] * y + H[2]) / w, (H[3] * x + H[4] * y + H[5]) / w];
+}
+
+/**
+ * `n` matches of a plane, image 0 to image 1 by {@link H_TRUE}, with Gaussian
+ * noise `sigma` px; the first `outliers · n` replaced by random pairs.
+ * Deterministic in `seed`.
+ */
+export function planeMatches(n: number, outliers: number, sigma: number, seed: number) {
+  const rand = seededRandom(seed);
+  const gauss = () =>
+    Math.sqrt(-2 * Math.log((rand() + 1) / 2 + 1e-12)) * Math.cos(Math.PI * rand());
+  const p0 = new Float64Array(2 * n), p1 = new Float64Array(2 * n), inlier = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = 500 + 500 * rand(), y = 400 + 400 * rand();
+    p0.set([x, y], 2 * i);
+    if (i < Math.round(outliers * n)) {
+      p1.set([500 + 500 * rand(), 400 + 400 * rand()], 2 * i);
+    } else {
+      const [u, v] = applyHomography(H_TRUE, x, y);
+      p1.set([u + sigma * gauss(), v + sigma * gauss()], 2 * i);
+      inlier[i] = 1;
+    }
+  }
+  return { p0, p1, inlier };
 }

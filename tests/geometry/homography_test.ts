@@ -9,55 +9,22 @@ import { normalizeMatches } from "../../src/geometry/matches.ts";
 import { estimateHomographyCpu } from "../../src/geometry/ransac_cpu.ts";
 import { estimateHomography } from "../../src/geometry/ransac_gpu.ts";
 import { transferError } from "../../src/geometry/scores.ts";
-import { seededRandom, TUNINGS } from "../support/util.ts";
-
-// A plane seen by two cameras of a 1000×800 image: a rotation of a few degrees,
-// some perspective, a shift (x1 ~ H x0).
-// deno-fmt-ignore
-const H_TRUE = Float64Array.of(
-  0.96, -0.08, 40,
-  0.05, 1.02, -25,
-  4e-5, -3e-5, 1,
-);
-
-function apply(H: ArrayLike<number>, x: number, y: number): [number, number] {
-  const w = H[6] * x + H[7] * y + H[8];
-  return [(H[0] * x + H[1] * y + H[2]) / w, (H[3] * x + H[4] * y + H[5]) / w];
-}
+import { TUNINGS } from "../support/util.ts";
+import { applyHomography, H_TRUE, planeMatches } from "../../testing/synthetic_matches.ts";
 
 /** Largest distance, in image 1, between where two homographies send image 0's corners. */
 function cornerError(H: ArrayLike<number>, G: ArrayLike<number>): number {
   return Math.max(
     ...[[0, 0], [1000, 0], [0, 800], [1000, 800]].map(([x, y]) => {
-      const [a, b] = apply(H, x, y), [c, d] = apply(G, x, y);
+      const [a, b] = applyHomography(H, x, y), [c, d] = applyHomography(G, x, y);
       return Math.hypot(a - c, b - d);
     }),
   );
 }
 
-/** `n` matches of H_TRUE with Gaussian noise `sigma` px, a fraction `outliers` replaced by random pairs. */
-function planeMatches(n: number, outliers: number, sigma: number, seed: number) {
-  const rand = seededRandom(seed);
-  const gauss = () =>
-    Math.sqrt(-2 * Math.log((rand() + 1) / 2 + 1e-12)) * Math.cos(Math.PI * rand());
-  const p0 = new Float64Array(2 * n), p1 = new Float64Array(2 * n), inlier = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = 500 + 500 * rand(), y = 400 + 400 * rand();
-    p0.set([x, y], 2 * i);
-    if (i < Math.round(outliers * n)) {
-      p1.set([500 + 500 * rand(), 400 + 400 * rand()], 2 * i);
-    } else {
-      const [u, v] = apply(H_TRUE, x, y);
-      p1.set([u + sigma * gauss(), v + sigma * gauss()], 2 * i);
-      inlier[i] = 1;
-    }
-  }
-  return { p0, p1, inlier };
-}
-
 Deno.test("homography: the 4-point DLT recovers H from exact matches; degenerate samples give none", () => {
   const p0 = [100, 100, 900, 120, 880, 700, 120, 680];
-  const p1 = p0.flatMap((_, k) => k % 2 ? [] : apply(H_TRUE, p0[k], p0[k + 1]));
+  const p1 = p0.flatMap((_, k) => k % 2 ? [] : applyHomography(H_TRUE, p0[k], p0[k + 1]));
   const H = fourPoint(p0, p1);
   // Float64 DLT of exact data: the corners agree to round-off (1e-12 of ~1000 px, margin 1e-6).
   assert.ok(H && cornerError(H, H_TRUE) < 1e-6, `corner error ${H && cornerError(H, H_TRUE)}`);

@@ -14,18 +14,7 @@ import {
   shardFromEnvironment,
   shardName,
 } from "../../src/pipeline/shard.ts";
-
-/** Deterministic uniform numbers in [-1, 1) (mulberry32, as tests/util.ts, without its GPU imports). */
-function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
+import { seededRandom } from "../../testing/random.ts";
 
 /** All pairs i < j of n images, row order. */
 function allPairs(n: number): Pair[] {
