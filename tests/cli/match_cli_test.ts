@@ -8,19 +8,10 @@ import { decodeImage, decodeImageRgb, readImageFile } from "../../src/io/decode.
 import { encodePng } from "../../src/io/viz.ts";
 import { loadSiftPairs } from "../../testing/ransac_data.ts";
 import { jpegWithExif } from "../support/exif.ts";
-import { fixture, runCli } from "../support/util.ts";
+import { fixture, runCli, withTempDir } from "../support/util.ts";
 
 const JPG0 = fixture("images/fountain_0001.jpg"), JPG1 = fixture("images/fountain_0000.jpg");
 const match = (args: string[]) => runCli("src/cli/match.ts", args);
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Angle between two 3-vectors, degrees (not folded). */
 function angle(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -3,7 +3,7 @@
 // runner's own are wider), from the repository's root.
 import assert from "node:assert/strict";
 import { tinyLightningCheckpoint } from "../support/tiny_checkpoint.ts";
-import { fixture, sharedDir } from "../support/util.ts";
+import { fixture, sharedDir, withTempDir } from "../support/util.ts";
 
 const root = new URL("../../", import.meta.url);
 const tasks: Record<string, string> = JSON.parse(
@@ -23,15 +23,6 @@ async function task(name: string, args: string[] = []) {
   }).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const JPG0 = fixture("images/fountain_0001.jpg"), JPG1 = fixture("images/fountain_0000.jpg");

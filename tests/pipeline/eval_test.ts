@@ -13,7 +13,7 @@ import { axisAngleRotation, mul3, mulVec3 } from "../../src/geometry/linalg.ts";
 import { Matcher } from "../../src/pipeline/matcher.ts";
 import { maa, poseErrors } from "../../src/geometry/metric.ts";
 import { nccRefinement } from "../../src/pipeline/ncc_refinement.ts";
-import { countBackboneRuns, fixture, runCli } from "../support/util.ts";
+import { countBackboneRuns, fixture, runCli, withTempDir } from "../support/util.ts";
 import { estimateFromMatches, type PipelineConfig } from "../../src/pipeline/two_view.ts";
 import { openEvalResults } from "../../src/pipeline/evaluate.ts";
 import { loadImage } from "../../src/io/decode.ts";
@@ -102,15 +102,6 @@ async function imcFixture(dir: string): Promise<void> {
     `${dir}/train/scaling_factors.csv`,
     "scene,scaling_factor\nfountain,2\n",
   );
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const cli = runCli;

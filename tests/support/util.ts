@@ -14,6 +14,16 @@ export { seededRandom } from "../../testing/random.ts";
 
 quietMesaWarning();
 
+/** Runs `fn` in a new temporary directory, removed afterwards whatever happens. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Asserts that two float32 arrays are equal bit for bit (signed zeros included). */
 export function assertIdentical(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
   assert.equal(a.length, b.length, `${what}: length`);
