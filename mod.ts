@@ -28,12 +28,26 @@ import { quietMesaWarning } from "./src/io/mesa.ts";
 quietMesaWarning();
 
 export {
+  defaultRefinement,
+  estimateFromMatches,
   type ImageInput,
   InputImageError,
   Matcher,
   type MatcherOptions,
   type MatchOptions,
+  type MatchOrders,
+  matchPair,
   type MatchResult,
+  nccRefinement,
+  type PairEstimate,
+  type PairMatches,
+  PIPELINE_DEFAULTS,
+  type PipelineConfig,
+  pipelineConfig,
+  type RefinedMatches,
+  type Refinement,
+  type RefineOptions,
+  type TwoViewModel,
 } from "./src/pipeline/mod.ts";
 export {
   BUNDLED_WEIGHTS,

@@ -8,4 +8,9 @@
  * @module
  */
 
-export { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from "npm:ml-matrix@^6.12.1";
+export {
+  CholeskyDecomposition,
+  EigenvalueDecomposition,
+  Matrix,
+  SingularValueDecomposition,
+} from "npm:ml-matrix@^6.12.1";

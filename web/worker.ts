@@ -90,7 +90,12 @@ async function run(request: MatchRequest): Promise<void> {
   });
   const m = await matcher.match(g0, g1, { profile: true });
   const { coarseStride, fine } = matcher.model.config;
-  const threshold = ransacThreshold("auto", fine !== null, coarseCells([g0, g1], m, coarseStride));
+  const threshold = ransacThreshold(
+    "auto",
+    "none",
+    fine !== null,
+    coarseCells([g0, g1], m, coarseStride),
+  );
   lap();
   const f = await estimateFundamental(matcher.gpu, m.keypoints0, m.keypoints1, { threshold });
   const ransacMs = lap();

@@ -14,8 +14,14 @@ import { exifFocalLengthPx, readExifFocalFields } from "../io/exif.ts";
 import type { GrayImage } from "../io/image.ts";
 import { stitch } from "../io/stitch.ts";
 import { drawMatches, encodePng } from "../io/viz.ts";
-import type { MatchResult } from "../pipeline/matcher.ts";
-import { estimateFromMatches, type PairEstimate, type TwoViewModel } from "../pipeline/two_view.ts";
+import {
+  estimateFromMatches,
+  matchPair,
+  type PairEstimate,
+  type PairMatches,
+  type PipelineConfig,
+  type TwoViewModel,
+} from "../pipeline/two_view.ts";
 import { checkWritable, fail, type Output, runMain } from "./common.ts";
 import {
   createPipeline,
@@ -147,6 +153,15 @@ function poseOf(e: PairEstimate, k: Intrinsics) {
   return { E, R, t, rotationDegrees: rotationAngle(R), inFront };
 }
 
+/** Milliseconds per stage of the matching of one or both orders, summed over the orders. */
+function matchTimings(matches: PairMatches): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const m of matches) {
+    for (const [stage, ms] of Object.entries(m.timings)) sum[stage] = (sum[stage] ?? 0) + ms;
+  }
+  return sum;
+}
+
 function toCsv(e: PairEstimate): string {
   const rows = ["x0,y0,x1,y1,confidence,inlier"];
   for (let k = 0; k < e.keypoints0.length / 2; k++) {
@@ -168,8 +183,8 @@ function toJson(
   paths: string[],
   images: GrayImage[],
   weights: string,
-  refine: string,
-  m: MatchResult,
+  config: PipelineConfig,
+  matches: PairMatches,
   e: PairEstimate,
   k: Intrinsics,
   pose: ReturnType<typeof poseOf>,
@@ -190,9 +205,10 @@ function toJson(
     images: paths,
     imageSizes: images.map((g) => ({ width: g.width, height: g.height })),
     weights,
-    inputSizes: m.inputSizes,
-    refinement: refine,
-    matches: m.count,
+    inputSizes: matches[0].inputSizes,
+    refinement: config.refine,
+    orders: config.orders,
+    matches: e.matches,
     count: n,
     keypoints0: pairs(e.keypoints0),
     keypoints1: pairs(e.keypoints1),
@@ -214,7 +230,7 @@ function toJson(
       rotationDegrees: pose.rotationDegrees,
       inFront: pose.inFront,
     },
-    timings: { ...m.timings, refine: e.ms.refine, ransac: e.ms.ransac },
+    timings: { ...matchTimings(matches), refine: e.ms.refine, ransac: e.ms.ransac },
   }) + "\n";
 }
 
@@ -278,15 +294,12 @@ export async function main(args: string[], out: Output = console): Promise<void>
   const known = await findIntrinsics(values, paths, bytes, images);
   const { matcher, config } = await createPipeline(values);
   try {
-    const m = await matcher.match(images[0], images[1], {
-      resize: config.resize,
-      threshold: config.threshold ?? undefined,
-      borderRemoval: config.border ?? undefined,
+    const matches = await matchPair(matcher, [images[0], images[1]], config, {
       maxTileBytes: tileMb ? tileMb * 2 ** 20 : undefined,
       profile: true,
     });
-    const e = await estimateFromMatches(matcher, m, [images[0], images[1]], config, geometry);
-    const [s0, s1] = m.inputSizes;
+    const e = await estimateFromMatches(matcher, matches, [images[0], images[1]], config, geometry);
+    const [s0, s1] = matches[0].inputSizes;
     out.log(`adapter:  ${matcher.adapterName}`);
     out.log(`weights:  ${matcher.weightsSource}`);
     out.log(
@@ -296,8 +309,11 @@ export async function main(args: string[], out: Output = console): Promise<void>
     );
     const used = e.keypoints0.length / 2;
     out.log(
-      `matches:  ${m.count}` +
-        (config.refine === "ncc" ? ` (${used} kept by the NCC sub-pixel refinement)` : ""),
+      `matches:  ${e.matches}` +
+        (matches.length === 2
+          ? ` (${matches[0].count} + ${matches[1].count}: 0 → 1 and 1 → 0, put together)`
+          : "") +
+        (config.refine !== "none" ? `, ${used} kept by the ${config.refine} refinement` : ""),
     );
     const name = geometry === "homography" ? "H" : "F";
     const model = e.F ?? e.H;
@@ -332,7 +348,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
         out.log(`in front: ${pose.inFront} of ${e.inlierCount} inliers`);
       }
     }
-    const times = { ...m.timings, refine: e.ms.refine, RANSAC: e.ms.ransac };
+    const times = { ...matchTimings(matches), refine: e.ms.refine, RANSAC: e.ms.ransac };
     const total = Object.values(times).reduce((a, b) => a + b, 0);
     out.log(
       `time:     ${Object.entries(times).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ")}` +
@@ -343,7 +359,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
         values.out,
         /\.csv$/i.test(values.out)
           ? toCsv(e)
-          : toJson(paths, images, matcher.weightsSource, config.refine, m, e, known, pose),
+          : toJson(paths, images, matcher.weightsSource, config, matches, e, known, pose),
       );
       out.log(`wrote ${values.out}`);
     }

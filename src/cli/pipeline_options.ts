@@ -5,22 +5,32 @@
  * @module
  */
 import { fail, parsePrecision, parseResizePolicy } from "./common.ts";
+import type { ResizePolicy } from "../io/resize.ts";
 import { resolveModel } from "../io/model_zoo.ts";
 import { Matcher } from "../pipeline/matcher.ts";
-import type { PipelineConfig } from "../pipeline/two_view.ts";
+import {
+  type MatchOrders,
+  PIPELINE_DEFAULTS,
+  type PipelineConfig,
+  pipelineConfig,
+  type Refinement,
+} from "../pipeline/two_view.ts";
+
+const RANSAC = PIPELINE_DEFAULTS.ransac;
 
 /** The options of the matching + RANSAC pipeline, shared by `eval` and `submit`. */
 export const PIPELINE_OPTIONS = {
   model: { type: "string" },
   weights: { type: "string" },
-  resize: { type: "string", default: "640" },
+  resize: { type: "string", default: String(PIPELINE_DEFAULTS.resize.longSide) },
   threshold: { type: "string" },
   border: { type: "string" },
   refine: { type: "string" },
-  "ransac-threshold": { type: "string", default: "auto" },
-  "ransac-confidence": { type: "string", default: "0.99999" },
-  "ransac-iterations": { type: "string", default: "10000" },
-  seed: { type: "string", default: "0" },
+  orders: { type: "string", default: PIPELINE_DEFAULTS.orders },
+  "ransac-threshold": { type: "string", default: RANSAC.threshold },
+  "ransac-confidence": { type: "string", default: String(RANSAC.confidence) },
+  "ransac-iterations": { type: "string", default: String(RANSAC.maxIterations) },
+  seed: { type: "string", default: String(RANSAC.seed) },
   precision: { type: "string", default: "f32" },
 } as const;
 
@@ -29,17 +39,27 @@ export const PIPELINE_HELP = `Matching and F estimation:
       --model NAME          coarse (bundled, the default) or outdoor (after
                             \`deno task weights outdoor\`)
       --weights FILE        .safetensors weights from \`deno task convert\`
-      --resize POLICY       N (long side, default 640), WxH or original
+      --resize POLICY       N (long side, default 800), WxH or original; the
+                            time of the network grows with the pixels
       --threshold X         match confidence threshold (default: the model's)
       --border N            border removal in coarse cells (default: the model's)
-      --refine MODE         ncc: sub-pixel refinement of coarse matches by
-                            normalised cross-correlation of 9×9 image patches
-                            (default for coarse-only models); none (default,
-                            and the only choice, for models with a fine stage)
+      --refine MODE         sub-pixel refinement of coarse matches (CPU, no
+                            weights), for coarse-only models:
+                            ncc-affine (default): NCC search over a pyramid
+                              of 9×9 patches, then an affine Lucas–Kanade
+                              alignment of 17×17 patches (~0.3 s a pair)
+                            ncc: the NCC search with a quadratic peak (faster,
+                              less accurate)
+                            none: the coarse cells as they are (the default,
+                              and the only choice, with a fine stage)
+      --orders one|both     both (default): match image 0 against image 1 and
+                            image 1 against image 0 and take the union (LoFTR
+                            is asymmetric; the backbone runs once per image,
+                            the rest twice: ~+40% time); one: 0 against 1
       --ransac-threshold T  inlier threshold in original pixels, or auto
-                            (default): 1 px after refinement or a fine stage,
-                            else a third of a coarse cell (10 px at 640 for a
-                            1200-px photo)
+                            (default): 0.35 px after ncc-affine, 1 px after
+                            ncc or with a fine stage, else a third of a
+                            coarse cell (8 px at 800 for a 1200-px photo)
       --ransac-confidence X stopping confidence (default 0.99999)
       --ransac-iterations N most hypotheses (default 10000)
       --seed N              RANSAC sample seed (default 0)
@@ -63,6 +83,30 @@ export function numberOption(
   return n;
 }
 
+/**
+ * Refuses (naming `--resize`) an input size whose image alone exceeds the
+ * adapter's largest buffer: for a long side N, an N×N input, the largest an
+ * image of any aspect can give. Smaller inputs fit: the network's larger
+ * tensors are computed in tiles.
+ */
+function checkInputFits(resize: ResizePolicy, text: string, matcher: Matcher): void {
+  if (resize === "original") return;
+  const [w, h] = "longSide" in resize
+    ? [resize.longSide, resize.longSide]
+    : [resize.width, resize.height];
+  const limit = Math.min(matcher.gpu.device.limits.maxBufferSize, matcher.gpu.maxBindingBytes);
+  if (w * h * 4 > limit) {
+    const side = Math.floor(Math.sqrt(limit / 4));
+    matcher.destroy();
+    fail(
+      `--resize ${text}: an input of up to ${w}×${h} pixels needs ${
+        (w * h * 4 / 2 ** 20).toFixed(0)
+      } MiB, beyond this adapter's ${(limit / 2 ** 20).toFixed(0)} MiB buffer limit ` +
+        `(at most ${side} on the long side here)`,
+    );
+  }
+}
+
 /** Loads the model and resolves the pipeline options into a {@link PipelineConfig}. */
 export async function createPipeline(
   values: PipelineValues,
@@ -82,29 +126,36 @@ export async function createPipeline(
     seed: numberOption(values.seed!, "seed", { integer: true }),
   };
   if (!(ransac.confidence < 1)) fail(`--ransac-confidence must be below 1`);
-  if (values.refine !== undefined && !["ncc", "none"].includes(values.refine)) {
-    fail(`--refine expects ncc or none, got "${values.refine}"`);
+  const refinements: Refinement[] = ["ncc-affine", "ncc", "none"];
+  if (values.refine !== undefined && !refinements.includes(values.refine as Refinement)) {
+    fail(`--refine expects ncc-affine, ncc or none, got "${values.refine}"`);
+  }
+  const orders = values.orders! as MatchOrders;
+  if (orders !== "one" && orders !== "both") {
+    fail(`--orders expects one or both, got "${values.orders}"`);
   }
   const precision = parsePrecision(values.precision!);
   if (values.model && values.weights) fail("--model and --weights are exclusive");
   const weights = values.model ? await resolveModel(values.model) : values.weights;
   const matcher = await Matcher.create({ weights, precision });
+  checkInputFits(resize, values.resize!, matcher);
   const fine = matcher.model.config.fine !== null;
-  if (fine && values.refine === "ncc") {
+  if (fine && values.refine !== undefined && values.refine !== "none") {
     matcher.destroy();
-    fail("--refine ncc is for coarse-only models; this model has a fine stage");
+    fail(
+      `--refine ${values.refine} is for coarse-only models; this model has a fine stage (use none)`,
+    );
   }
-  const refine = (values.refine ?? (fine ? "none" : "ncc")) as PipelineConfig["refine"];
+  const refine = values.refine as Refinement | undefined;
   return {
     matcher,
-    config: {
-      weights: matcher.weightsSource,
-      precision,
+    config: pipelineConfig(matcher, {
       resize,
       threshold,
       border,
-      refine,
+      orders,
       ransac,
-    },
+      ...(refine ? { refine } : {}),
+    }),
   };
 }

@@ -5,7 +5,12 @@
  * are ml-matrix's (Golub–Kahan–Reinsch and Householder + QL, ported from JAMA).
  * @module
  */
-import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from "../deps.ts";
+import {
+  CholeskyDecomposition,
+  EigenvalueDecomposition,
+  Matrix,
+  SingularValueDecomposition,
+} from "../deps.ts";
 
 /** A 3×3 matrix, row-major: `m[3 * row + col]`. */
 export type Mat3 = Float64Array;
@@ -159,4 +164,20 @@ export function symmetricEigen(
     values: evd.realEigenvalues,
     vectors: Array.from({ length: n }, (_, k) => Float64Array.from(v.getColumn(k))),
   };
+}
+
+/**
+ * The solver of `A x = b` for the symmetric positive-definite `n × n` matrix
+ * `a` (row-major), by its Cholesky factorisation, computed once; `null` when
+ * `a` is not positive definite (to round-off).
+ */
+export function choleskySolver(
+  a: ArrayLike<number>,
+  n: number,
+): ((b: ArrayLike<number>) => Float64Array) | null {
+  const m = new Matrix(n, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m.set(i, j, a[i * n + j]);
+  const chol = new CholeskyDecomposition(m);
+  if (!chol.isPositiveDefinite()) return null;
+  return (b) => Float64Array.from(chol.solve(Matrix.columnVector(Array.from(b))).getColumn(0));
 }

@@ -2,8 +2,9 @@
  * Pipelines: what runs the model and the geometry on images. The
  * {@link Matcher} (images in, keypoints in original pixels out; `matchMany`
  * computes each image's features once for many pairs), the step after
- * matching (`two_view.ts`: sub-pixel refinement of coarse matches by NCC in
- * `ncc_refinement.ts`, the RANSAC threshold policy, F), and the IMC2022
+ * matching (`two_view.ts`: both orders of a pair, sub-pixel refinement of
+ * coarse matches by NCC search and affine alignment in `ncc_refinement.ts` and
+ * `lucas_kanade.ts`, the RANSAC threshold policy, F), and the IMC2022
  * evaluation loop (`evaluate.ts`).
  * @module
  */
@@ -16,10 +17,22 @@ export {
   type MatchResult,
 } from "./matcher.ts";
 export { nccRefinement, type RefinedMatches, type RefineOptions } from "./ncc_refinement.ts";
+export { type AffineAlignment, alignAffine } from "./lucas_kanade.ts";
 export {
   coarseCells,
+  defaultRefinement,
   estimateFromMatches,
+  estimatePairs,
+  type ImagePair,
+  type MatchOrders,
+  matchPair,
   type PairEstimate,
+  type PairMatches,
+  type PairOutcome,
+  PIPELINE_DEFAULTS,
   type PipelineConfig,
+  pipelineConfig,
   ransacThreshold,
+  type Refinement,
+  type TwoViewModel,
 } from "./two_view.ts";

@@ -8,7 +8,8 @@ import { decodeImage, decodeImageRgb, readImageFile } from "../../src/io/decode.
 import { encodePng } from "../../src/io/viz.ts";
 import { loadSiftPairs } from "../../testing/ransac_data.ts";
 import { jpegWithExif } from "../support/exif.ts";
-import { fixture, runCli, withTempDir } from "../support/util.ts";
+import { tinyLightningCheckpoint } from "../support/tiny_checkpoint.ts";
+import { fixture, runCli, sharedDir, withTempDir } from "../support/util.ts";
 
 const JPG0 = fixture("images/fountain_0001.jpg"), JPG1 = fixture("images/fountain_0000.jpg");
 const match = (args: string[]) => runCli("src/cli/match.ts", args);
@@ -213,4 +214,40 @@ Deno.test("match: bad geometry options and unwritable outputs are refused in one
     assert.match(err, pattern);
     assert.doesNotMatch(r.out, /adapter:/, "refused before matching");
   }
+});
+
+Deno.test("match with a fine-stage model: both orders, no coarse refinement, 1-px threshold; --refine ncc-affine refused", async () => {
+  await withTempDir(async (dir) => {
+    // The official outdoor architecture with seeded random weights when ../shared is there,
+    // else the tiny ResNetFPN_8_2 checkpoint written here: plumbing, not accuracy.
+    const shared = sharedDir && `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
+    if (!shared) {
+      console.log("../shared absent: the tiny fine-stage checkpoint instead of the outdoor one");
+    }
+    const ckpt = shared ?? `${dir}/tiny.ckpt`;
+    if (!shared) await Deno.writeFile(ckpt, tinyLightningCheckpoint().bytes);
+    const weights = `${dir}/fine.safetensors`;
+    const c = await runCli("src/cli/convert.ts", [ckpt, "--out", weights]);
+    assert.equal(c.code, 0, c.err);
+    const args = [JPG0, JPG1, "--weights", weights, "--resize", "320"];
+    const r = await match([...args, "--out", `${dir}/m.json`]);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(await Deno.readTextFile(`${dir}/m.json`));
+    assert.equal(j.orders, "both");
+    assert.equal(j.refinement, "none");
+    if (j.geometry.F) assert.equal(j.geometry.ransacThreshold, 1);
+    assert.equal(j.keypoints0.length, j.matches, "no refinement: every match is kept");
+    const one = await match([...args, "--orders", "one", "--out", `${dir}/one.json`]);
+    assert.equal(one.code, 0, one.err);
+    const k = JSON.parse(await Deno.readTextFile(`${dir}/one.json`));
+    assert.equal(k.orders, "one");
+    // The first order of a both-orders run is the one-order run's matches.
+    assert.deepEqual(j.keypoints0.slice(0, k.count), k.keypoints0);
+    const bad = await match([...args, "--refine", "ncc-affine"]);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.err,
+      /--refine ncc-affine is for coarse-only models; this model has a fine stage/,
+    );
+  });
 });

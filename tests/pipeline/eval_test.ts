@@ -14,7 +14,13 @@ import { Matcher } from "../../src/pipeline/matcher.ts";
 import { maa, poseErrors } from "../../src/geometry/metric.ts";
 import { nccRefinement } from "../../src/pipeline/ncc_refinement.ts";
 import { countBackboneRuns, fixture, runCli, withTempDir } from "../support/util.ts";
-import { estimateFromMatches, type PipelineConfig } from "../../src/pipeline/two_view.ts";
+import {
+  defaultRefinement,
+  estimateFromMatches,
+  matchPair,
+  PIPELINE_DEFAULTS,
+  type PipelineConfig,
+} from "../../src/pipeline/two_view.ts";
 import { openEvalResults } from "../../src/pipeline/evaluate.ts";
 import { loadImage } from "../../src/io/decode.ts";
 import { resizeArea } from "../../src/io/resize.ts";
@@ -268,7 +274,10 @@ Deno.test("eval CLI: bad command lines and empty or unknown data end in one line
       ],
       [["--data", dir, "--limit", "0"], 2, /--limit expects an integer >= 1/],
       [["--data", dir, "--ransac-threshold", "fast"], 2, /--ransac-threshold expects a number/],
-      [["--data", dir, "--refine", "magic"], 2, /--refine expects ncc or none/],
+      [["--data", dir, "--refine", "magic"], 2, /--refine expects ncc-affine, ncc or none/],
+      [["--data", dir, "--orders", "three"], 2, /--orders expects one or both, got "three"/],
+      // 100 000² f32 pixels are 37 GiB: beyond any adapter's buffer limit.
+      [["--data", dir, "--resize", "100000"], 2, /--resize 100000: an input of up to 100000×1/],
     ];
     for (const [args, code, pattern] of cases) {
       const r = await cli("src/cli/eval.ts", args);
@@ -314,13 +323,12 @@ async function countingMatcher(): Promise<{ matcher: Matcher; runs: () => number
 
 /** The CLI's defaults for the bundled coarse model. */
 const CONFIG: PipelineConfig = {
+  ...PIPELINE_DEFAULTS,
   weights: "bundled",
   precision: "f32",
-  resize: { longSide: 640 },
   threshold: null,
   border: null,
-  refine: "ncc",
-  ransac: { threshold: "auto", confidence: 0.99999, maxIterations: 10000, seed: 0 },
+  refine: defaultRefinement(false),
 };
 
 Deno.test({
@@ -354,7 +362,7 @@ Deno.test({
             await loadImage(pair.image0),
             await loadImage(pair.image1),
           ];
-          const m = await matcher.match(images[0], images[1], { resize: CONFIG.resize });
+          const m = await matchPair(matcher, images, CONFIG);
           const e = await estimateFromMatches(matcher, m, images, CONFIG);
           const r = records[k];
           assert.ok(e.F && e.inlierCount >= 8, `${pair.id}: ${e.inlierCount} inliers`);
@@ -364,7 +372,7 @@ Deno.test({
             pair.id,
           );
         }
-        assert.equal(runs(), 5 + 2 * dataset.pairs.length); // match() computes both every time
+        assert.equal(runs(), 5 + 2 * dataset.pairs.length); // matchPair() computes both every time
       } finally {
         matcher.destroy();
       }
@@ -431,39 +439,53 @@ function crop(img: GrayImage, x0: number, y0: number, w: number, h: number): Gra
   return { width: w, height: h, data, name: `${img.name} crop` };
 }
 
+/**
+ * Measured on the shifts below (whole pixel, half pixel): the fraction of all matches that are
+ * kept, and that are kept within 0.1, 0.25 and 1 px of the true shift. The quadratic NCC peak
+ * keeps 99%, 80% and 77% within 0.25 px; the affine alignment drops the 8–9% whose alignment
+ * diverges and puts 88% and 81% within 0.1 px. The rest are patches on straight edges or flat
+ * sky, ambiguous along the edge. The bounds sit a few matches below (of 308).
+ */
+const SHIFT_BOUNDS = {
+  quadratic: { kept: 0.95, "0.1": 0.4, "0.25": 0.7, "1": 0.8 },
+  affine: { kept: 0.88, "0.1": 0.78, "0.25": 0.85, "1": 0.85 },
+} as const;
+
 Deno.test("NCC refinement finds a known shift from the coarse cells that contain it", async () => {
   const photo = await loadImage(JPG1);
   // Image 2 is image 1 cropped (sx, sy) pixels further, both halved by 2×2 block means: a point
   // at p in image 1 is exactly at p − (sx, sy)/2 in image 2 (same blur, no interpolation).
-  for (const [sx, sy] of [[10, 4], [7, 3]]) {
-    const w = 1184, h = 784;
-    const img1 = resizeArea(crop(photo, 0, 0, w, h), w / 2, h / 2);
-    const img2 = resizeArea(crop(photo, sx, sy, w, h), w / 2, h / 2);
-    const d = [-sx / 2, -sy / 2], cell = 24; // 24-px cells: one pyramid level above
-    const k1: number[] = [], k2: number[] = [];
-    for (let y = cell; y < img1.height - 2 * cell; y += cell) {
-      for (let x = cell; x < img1.width - 2 * cell; x += cell) {
-        k1.push(x, y); // coarse match: the cell of image 2 holding the true image of the centre
-        k2.push(...[x, y].map((v, i) => Math.floor((v + cell / 2 + d[i]) / cell) * cell));
+  for (const subpixel of ["quadratic", "affine"] as const) {
+    for (const [sx, sy] of [[10, 4], [7, 3]]) {
+      const w = 1184, h = 784;
+      const img1 = resizeArea(crop(photo, 0, 0, w, h), w / 2, h / 2);
+      const img2 = resizeArea(crop(photo, sx, sy, w, h), w / 2, h / 2);
+      const d = [-sx / 2, -sy / 2], cell = 24; // 24-px cells: one pyramid level above
+      const k1: number[] = [], k2: number[] = [];
+      for (let y = cell; y < img1.height - 2 * cell; y += cell) {
+        for (let x = cell; x < img1.width - 2 * cell; x += cell) {
+          k1.push(x, y); // coarse match: the cell of image 2 holding the true image of the centre
+          k2.push(...[x, y].map((v, i) => Math.floor((v + cell / 2 + d[i]) / cell) * cell));
+        }
       }
-    }
-    const r = nccRefinement(img1, img2, k1, k2, [[cell, cell], [cell, cell]]);
-    const n = k1.length / 2;
-    const errors = Array.from({ length: r.count }, (_, m) =>
-      Math.hypot(
-        r.keypoints1[2 * m] - r.keypoints0[2 * m] - d[0],
-        r.keypoints1[2 * m + 1] - r.keypoints0[2 * m + 1] - d[1],
-      )).sort((a, b) => a - b);
-    const within = (t: number) => errors.filter((e) => e < t).length / n;
-    const label = `shift ${d}: ${r.count} of ${n} kept`;
-    assert.ok(r.count >= 0.95 * n, label);
-    // Measured: 80% (whole-pixel shift) and 77% (half-pixel) within 0.25 px, 88% and 85% within
-    // 1 px; the rest are patches on straight edges or flat sky, ambiguous along the edge.
-    assert.ok(within(0.25) >= 0.7, `${label}, ${within(0.25)} within 0.25 px`);
-    assert.ok(within(1) >= 0.8, `${label}, ${within(1)} within 1 px`);
-    for (let m = 0; m < r.count; m++) {
-      // Anchors are the centres of the image-1 cells, rounded.
-      assert.equal(r.keypoints0[2 * m], k1[2 * r.index[m]] + cell / 2);
+      const r = nccRefinement(img1, img2, k1, k2, [[cell, cell], [cell, cell]], { subpixel });
+      const n = k1.length / 2;
+      const errors = Array.from({ length: r.count }, (_, m) =>
+        Math.hypot(
+          r.keypoints1[2 * m] - r.keypoints0[2 * m] - d[0],
+          r.keypoints1[2 * m + 1] - r.keypoints0[2 * m + 1] - d[1],
+        ));
+      const within = (t: number) => errors.filter((e) => e < t).length / n;
+      const label = `${subpixel}, shift ${d}: ${r.count} of ${n} kept`;
+      const bounds = SHIFT_BOUNDS[subpixel];
+      assert.ok(r.count >= bounds.kept * n, label);
+      for (const t of ["0.1", "0.25", "1"] as const) {
+        assert.ok(within(+t) >= bounds[t], `${label}, ${within(+t)} within ${t} px`);
+      }
+      for (let m = 0; m < r.count; m++) {
+        // Anchors are the centres of the image-1 cells, rounded.
+        assert.equal(r.keypoints0[2 * m], k1[2 * r.index[m]] + cell / 2);
+      }
     }
   }
   const flat = { width: 64, height: 64, data: new Float32Array(64 * 64).fill(0.5), name: "flat" };
