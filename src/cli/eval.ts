@@ -19,6 +19,7 @@ import { Progress } from "./progress.ts";
 import { openEvalResults } from "../pipeline/evaluate.ts";
 import {
   createPipeline,
+  describePipeline,
   numberOption,
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
@@ -100,7 +101,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
     });
     const todo = dataset.pairs.filter((p) => !results.done.has(p.id)).length;
     out.log(`adapter:  ${matcher.adapterName}`);
-    out.log(`weights:  ${matcher.weightsSource} (refine ${config.refine})`);
+    out.log(`weights:  ${matcher.weightsSource} (${describePipeline(config)})`);
     out.log(
       `results:  ${results.path}` +
         (todo < dataset.pairs.length

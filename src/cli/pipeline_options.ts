@@ -159,3 +159,16 @@ export async function createPipeline(
     }),
   };
 }
+
+/** The pipeline's settings in a few words, for a command's report: "800 px, both orders, refine ncc-affine". */
+export function describePipeline(config: PipelineConfig): string {
+  const r = config.resize;
+  const size = r === "original"
+    ? "original size"
+    : "longSide" in r
+    ? `${r.longSide} px`
+    : `${r.width}×${r.height}`;
+  return `${size}, ${
+    config.orders === "both" ? "both orders" : "one order"
+  }, refine ${config.refine}`;
+}

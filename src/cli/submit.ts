@@ -9,7 +9,12 @@ import { readCsv } from "../io/dataset.ts";
 import { fail, type Output, runMain } from "./common.ts";
 import { Progress } from "./progress.ts";
 import { estimatePairs } from "../pipeline/two_view.ts";
-import { createPipeline, PIPELINE_HELP, PIPELINE_OPTIONS } from "./pipeline_options.ts";
+import {
+  createPipeline,
+  describePipeline,
+  PIPELINE_HELP,
+  PIPELINE_OPTIONS,
+} from "./pipeline_options.ts";
 
 const HELP = `Usage: deno task submit --test-csv FILE --images DIR --out FILE [options]
 
@@ -63,7 +68,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
   let failed = 0;
   try {
     out.log(`adapter:  ${matcher.adapterName}`);
-    out.log(`weights:  ${matcher.weightsSource} (refine ${config.refine})`);
+    out.log(`weights:  ${matcher.weightsSource} (${describePipeline(config)})`);
     const progress = new Progress(samples.length, {
       tty: Deno.stderr.isTerminal(),
       write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
