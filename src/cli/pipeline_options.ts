@@ -40,14 +40,16 @@ export const PIPELINE_HELP = `Matching and F estimation:
                             \`deno task weights outdoor\`)
       --weights FILE        .safetensors weights from \`deno task convert\`
       --resize POLICY       N (long side, default 800), WxH or original; the
-                            time of the network grows with the pixels
+                            network's time grows with the pixels (800: 1.8×
+                            the time of 640)
       --threshold X         match confidence threshold (default: the model's)
       --border N            border removal in coarse cells (default: the model's)
       --refine MODE         sub-pixel refinement of coarse matches (CPU, no
                             weights), for coarse-only models:
                             ncc-affine (default): NCC search over a pyramid
                               of 9×9 patches, then an affine Lucas–Kanade
-                              alignment of 17×17 patches (~0.3 s a pair)
+                              alignment of 17×17 patches (~0.4 s a pair on
+                              a 2-core CPU)
                             ncc: the NCC search with a quadratic peak (faster,
                               less accurate)
                             none: the coarse cells as they are (the default,
@@ -55,7 +57,7 @@ export const PIPELINE_HELP = `Matching and F estimation:
       --orders one|both     both (default): match image 0 against image 1 and
                             image 1 against image 0 and take the union (LoFTR
                             is asymmetric; the backbone runs once per image,
-                            the rest twice: ~+40% time); one: 0 against 1
+                            the rest twice: ~1.8× the time); one: 0 against 1
       --ransac-threshold T  inlier threshold in original pixels, or auto
                             (default): 0.35 px after ncc-affine, 1 px after
                             ncc or with a fine stage, else a third of a
