@@ -48,8 +48,8 @@ export const PIPELINE_HELP = `Matching and F estimation:
                             weights), for coarse-only models:
                             ncc-affine (default): NCC search over a pyramid
                               of 9×9 patches, then an affine Lucas–Kanade
-                              alignment of 17×17 patches (~0.4 s a pair on
-                              a 2-core CPU)
+                              alignment of 17×17 patches, kept when they
+                              correlate ≥ 0.8 (~0.4 s a pair on 2 cores)
                             ncc: the NCC search with a quadratic peak (faster,
                               less accurate)
                             none: the coarse cells as they are (the default,

@@ -8,8 +8,9 @@
  * exposure changes between the photos do not move the estimate. An affine
  * warp, not a shift alone, because a 17×17 patch of a surface seen from two
  * viewpoints is sheared and scaled (measured on relpose_dev, fountain +
- * herzjesu, 800 px, both orders, seeds 0–2: pose mAA 0.825 with the quadratic
- * NCC peak and a 1-px RANSAC threshold, 0.879 with this and 0.35 px;
+ * herzjesu, 800 px, both orders, seeds 0–2: pose mAA 0.820 with the quadratic
+ * NCC peak and a 1-px RANSAC threshold, 0.875 with this and 0.35 px, 0.890
+ * when matches whose aligned patches correlate below 0.8 are dropped;
  * bench/results/quality_sweep.md).
  * @module
  */

@@ -21,8 +21,14 @@ import { alignAffine } from "./lucas_kanade.ts";
 export interface RefineOptions {
   /** Patch radius in pixels at every pyramid level (default 4: 9×9 patches). */
   patchRadius?: number;
-  /** Matches whose NCC at full resolution is below this are dropped (default 0.5). */
+  /** Matches whose NCC search ends below this at full resolution are dropped (default 0.5). */
   minScore?: number;
+  /**
+   * `affine` only: matches whose aligned patches correlate (ZNCC) below this
+   * are dropped (default 0.8: on relpose_dev, fountain + herzjesu mAA 0.890
+   * against 0.875 with no such bound; bench/results/quality_sweep.md).
+   */
+  minAlignedScore?: number;
   /**
    * The sub-pixel step after the whole-pixel NCC search (default `affine`):
    * `affine`, an affine Lucas–Kanade alignment ({@link alignAffine}; about
@@ -67,7 +73,7 @@ const STEP_RADIUS = 2;
  * pixels, then ±2 pixels at each finer level, then the sub-pixel step of
  * `options.subpixel`. Matches whose patch leaves the image, whose image-0
  * patch is flat, whose NCC at full resolution is below `minScore`, or whose
- * affine alignment diverges are dropped.
+ * affine alignment diverges or ends below `minAlignedScore` are dropped.
  */
 export function nccRefinement(
   img0: GrayImage,
@@ -80,6 +86,7 @@ export function nccRefinement(
   const {
     patchRadius: r = 4,
     minScore = 0.5,
+    minAlignedScore = 0.8,
     subpixel = "affine",
     alignRadius = 8,
     alignIterations = 20,
@@ -132,7 +139,7 @@ export function nccRefinement(
     if (!best || best.score < minScore) continue;
     if (subpixel === "affine") {
       const a = alignAffine(img0, ax, ay, img1, bx, by, alignRadius, alignIterations);
-      if (!a) continue;
+      if (!a || a.zncc < minAlignedScore) continue;
       [bx, by, best.score] = [a.x, a.y, a.zncc];
     }
     k0.push(ax, ay);

@@ -58,9 +58,9 @@ export interface PipelineConfig {
  * 800 px on the long side, both orders, an `auto` RANSAC threshold
  * ({@link ransacThreshold}), MAGSAC++ stopping at confidence 0.99999 or
  * 10 000 hypotheses, seed 0; the refinement is {@link defaultRefinement}'s.
- * On relpose_dev (fountain + herzjesu, seeds 0–2) they give pose mAA 0.879
- * against 0.771 for 640 px, one order and the quadratic NCC peak, at 1.6 s a
- * pair on lavapipe (bench/results/quality_sweep.md).
+ * On relpose_dev (fountain + herzjesu, seeds 0–2) they give pose mAA 0.890
+ * against 0.769 for 640 px, one order and the quadratic NCC peak, at 1.6–2 s
+ * a pair on lavapipe (bench/results/quality_sweep.md).
  */
 export const PIPELINE_DEFAULTS = {
   resize: { longSide: 800 },
