@@ -17,8 +17,8 @@ import { drawMatches, encodePng } from "../io/viz.ts";
 import {
   estimateFromMatches,
   matchPair,
+  type OrderedMatches,
   type PairEstimate,
-  type PairMatches,
   type PipelineConfig,
   type TwoViewModel,
 } from "../pipeline/two_view.ts";
@@ -154,7 +154,7 @@ function poseOf(e: PairEstimate, k: Intrinsics) {
 }
 
 /** Milliseconds per stage of the matching of one or both orders, summed over the orders. */
-function matchTimings(matches: PairMatches): Record<string, number> {
+function matchTimings(matches: OrderedMatches): Record<string, number> {
   const sum: Record<string, number> = {};
   for (const m of matches) {
     for (const [stage, ms] of Object.entries(m.timings)) sum[stage] = (sum[stage] ?? 0) + ms;
@@ -184,7 +184,7 @@ function toJson(
   images: GrayImage[],
   weights: string,
   config: PipelineConfig,
-  matches: PairMatches,
+  matches: OrderedMatches,
   e: PairEstimate,
   k: Intrinsics,
   pose: ReturnType<typeof poseOf>,

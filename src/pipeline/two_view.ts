@@ -174,7 +174,7 @@ export function ransacThreshold(
  * The matches of a pair as `estimateFromMatches` takes them: the match of
  * (image 0, image 1), and with `orders: "both"` that of (image 1, image 0).
  */
-export type PairMatches = readonly [MatchResult] | readonly [MatchResult, MatchResult];
+export type OrderedMatches = readonly [MatchResult] | readonly [MatchResult, MatchResult];
 
 /** Keypoints of one order after refinement, in the order (image 0, image 1) of the pair. */
 interface OrderMatches {
@@ -233,7 +233,7 @@ function concat<T extends Float32Array | Float64Array>(
  */
 export async function estimateFromMatches(
   matcher: Matcher,
-  matches: PairMatches,
+  matches: OrderedMatches,
   images: readonly [GrayImage, GrayImage],
   config: PipelineConfig,
   model: TwoViewModel = "fundamental",
@@ -322,7 +322,7 @@ export async function matchPair(
   images: readonly [GrayImage, GrayImage],
   config: PipelineConfig,
   extra: MatchOptions = {},
-): Promise<PairMatches> {
+): Promise<OrderedMatches> {
   const orders: [number, number][] = config.orders === "both" ? [[0, 1], [1, 0]] : [[0, 1]];
   const out: MatchResult[] = [];
   for await (
@@ -334,7 +334,7 @@ export async function matchPair(
   ) {
     out.push(m);
   }
-  return out as unknown as PairMatches;
+  return out as unknown as OrderedMatches;
 }
 
 /** Two image files to match: an {@link EvalPair}, or a sample of a submission. */
@@ -389,7 +389,7 @@ export async function* estimatePairs(
           continue;
         }
         const images: [GrayImage, GrayImage] = first ? [m.images[1], m.images[0]] : m.images;
-        const matches: PairMatches = first ? [first, m] : [m];
+        const matches: OrderedMatches = first ? [first, m] : [m];
         first = null;
         const estimate = await estimateFromMatches(matcher, matches, images, config);
         yield { index: left[done++], images, estimate };
