@@ -93,25 +93,31 @@ export class PairStore {
   static open(path: string, header: PairStoreHeader): PairStore {
     const db = connect(path, false);
     try {
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        for (const sql of SCHEMA) db.exec(sql);
-        const row = db.prepare("SELECT format, json FROM header").get();
-        if (!row) {
-          db.prepare("INSERT INTO header (id, format, json) VALUES (1, ?, ?)")
-            .run(PAIR_STORE_FORMAT, JSON.stringify(header));
-        }
-        db.exec("COMMIT");
-        if (row) checkHeader(path, row, header);
-      } catch (e) {
-        if (db.isTransaction) db.exec("ROLLBACK");
-        throw e;
-      }
-      return new PairStore(path, header, db);
+      return PairStore.#init(path, header, db);
     } catch (e) {
       db.close();
+      const message = (e as Error).message;
+      throw message.startsWith(path) ? e : new Error(`${path}: not a pair store (${message})`);
+    }
+  }
+
+  /** Creates the tables and header, or checks the header, in one write transaction. */
+  static #init(path: string, header: PairStoreHeader, db: DatabaseSync): PairStore {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const sql of SCHEMA) db.exec(sql);
+      const row = db.prepare("SELECT format, json FROM header").get();
+      if (!row) {
+        db.prepare("INSERT INTO header (id, format, json) VALUES (1, ?, ?)")
+          .run(PAIR_STORE_FORMAT, JSON.stringify(header));
+      }
+      db.exec("COMMIT");
+      if (row) checkHeader(path, row, header);
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw e;
     }
+    return new PairStore(path, header, db);
   }
 
   /**
