@@ -97,6 +97,9 @@ Options:
                             false: one per photo. Without --camera-params the
                             focal length comes from EXIF, else 1.2 × the
                             longer side (COLMAP's guess)
+      --symmetric B         true (default): match each pair both ways (image 0
+                            to 1 and 1 to 0) so that every photo's positions
+                            merge into tracks; false: one way, half the time
       --cell-size PX        keypoint merge cell, pixels (default ${DEFAULT_CELL_SIZE})
       --min-inliers N       fewest verified inliers of a pair (default 15)
       --verify-threshold T  verification threshold in pixels, or auto (default:
@@ -131,6 +134,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
       "camera-model": { type: "string", default: "SIMPLE_RADIAL" },
       "camera-params": { type: "string" },
       "single-camera": { type: "string", default: "true" },
+      symmetric: { type: "string", default: "true" },
       "cell-size": { type: "string", default: String(DEFAULT_CELL_SIZE) },
       "min-inliers": { type: "string", default: String(MIN_INLIERS) },
       "verify-threshold": { type: "string", default: "auto" },
@@ -169,6 +173,9 @@ export async function main(args: string[], out: Output = console): Promise<void>
   } catch (e) {
     fail(`--camera-model/--camera-params: ${(e as Error).message}`);
   }
+  const sym = values.symmetric!;
+  if (sym !== "true" && sym !== "false") fail(`--symmetric expects true or false, got "${sym}"`);
+  const symmetric = sym === "true";
   const cameras: CameraSetup = { model: modelName, params, singleCamera: single === "true" };
   // Which shard, before any work: a bad --shard or environment is a one-line error.
   let shard: (Shard & { description: string }) | null = null;
@@ -196,7 +203,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
     out.log(`adapter:  ${matcher.adapterName}`);
     out.log(`weights:  ${matcher.weightsSource} (refine ${config.refine})`);
     out.log(`photos:   ${photos.length} in ${imageDir}; ${pairs.length} pairs`);
-    const settings = { ...config } as Record<string, unknown>;
+    const settings: Record<string, unknown> = { ...config, symmetric };
     const pairList = await fingerprint(names, pairs);
     let t = performance.now();
     let stores: PairStore[];
@@ -218,7 +225,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
               (100 * figures.fraction).toFixed(0)
             }% of the unsharded run's backbone runs)`,
         );
-        await matchPairs(matcher, photos, pairs, mine, config, store, out);
+        await matchPairs(matcher, photos, pairs, mine, config, store, symmetric, out);
         out.log(`${store.path}: ${store.count()} of ${mine.length} pairs done`);
         const missing = mine.length - store.count();
         if (missing > 0) throw new Error(`${store.path}: ${missing} pairs could not be matched`);
@@ -232,7 +239,16 @@ export async function main(args: string[], out: Output = console): Promise<void>
     } else {
       const store = PairStore.open(`${dir}/pairs.sqlite`, { settings, images: names, shard: null });
       stores = [store];
-      await matchPairs(matcher, photos, pairs, pairs.map((_, k) => k), config, store, out);
+      await matchPairs(
+        matcher,
+        photos,
+        pairs,
+        pairs.map((_, k) => k),
+        config,
+        store,
+        symmetric,
+        out,
+      );
     }
     times.push(["matching", performance.now() - t]);
 
@@ -408,6 +424,7 @@ async function matchPairs(
   positions: readonly number[],
   config: PipelineConfig,
   store: PairStore,
+  symmetric: boolean,
   out: Output,
 ): Promise<void> {
   const before = store.count();
@@ -418,7 +435,9 @@ async function matchPairs(
   );
   if (todo <= 0) return;
   const progress = newProgress(todo, out);
-  const r = await matchIntoStore(matcher, photos, pairs, positions, config, store, (e) => {
+  const r = await matchIntoStore(matcher, photos, pairs, positions, config, store, {
+    symmetric,
+  }, (e) => {
     const [a, b] = pairs[e.position];
     if (e.error) {
       progress.clear();

@@ -32,7 +32,7 @@ import type { ExportPair } from "./colmap_export.ts";
 import type { Matcher } from "./matcher.ts";
 import { memoryOrder, type Pair } from "./shard.ts";
 import { mergeKeypoints } from "./tracks.ts";
-import { estimatePairs, type PipelineConfig } from "./two_view.ts";
+import { estimatePairs, type PairEstimate, type PipelineConfig } from "./two_view.ts";
 
 /** A photo of a reconstruction: its name (relative to the image folder) and file path. */
 export interface PhotoFile {
@@ -59,6 +59,16 @@ export interface MatchEvent {
  * A pair whose image cannot be used is reported (`error`) and not stored.
  * Returns the number of pairs matched in this call and the images whose
  * backbone ran (the images of the pairs left to do).
+ *
+ * With `symmetric`, each pair (a, b) is also matched as (b, a) and the two
+ * match lists are stored as one (the second turned round). The NCC
+ * refinement anchors every match at a coarse-cell centre of its image 0
+ * and moves its image-1 end; matched one way only, a photo's positions in
+ * the pairs where it is image 1 are all different and rarely merge into
+ * tracks (a point seen by photos b and c through a is then only a track
+ * through a). Both ways, every photo has grid-anchored positions in every
+ * pair, which merge across pairs. It costs a second coarse matching per
+ * pair (the backbone still runs once per image).
  */
 export async function matchIntoStore(
   matcher: Matcher,
@@ -67,6 +77,7 @@ export async function matchIntoStore(
   positions: readonly number[],
   config: PipelineConfig,
   store: PairStore,
+  options: { symmetric: boolean },
   onPair: (event: MatchEvent) => void | Promise<void> = () => {},
 ): Promise<{ matched: number; images: number }> {
   const done = store.keys();
@@ -75,32 +86,62 @@ export async function matchIntoStore(
     return !done.has(pairKey(photos[a].name, photos[b].name));
   });
   const order = memoryOrder(pairs, left);
-  const list = order.map((k) => ({
-    image0: photos[pairs[k][0]].path,
-    image1: photos[pairs[k][1]].path,
-  }));
+  const ways = options.symmetric ? 2 : 1;
+  const list = order.flatMap((k) => {
+    const [a, b] = pairs[k].map((i) => photos[i].path);
+    return ways === 2
+      ? [{ image0: a, image1: b }, { image0: b, image1: a }]
+      : [{ image0: a, image1: b }];
+  });
   let matched = 0;
+  let parts: PairEstimate[] = [];
+  const failed = new Set<number>();
   for await (const outcome of estimatePairs(matcher, list, config)) {
-    const position = order[outcome.index];
+    const position = order[Math.floor(outcome.index / ways)];
     if ("error" in outcome) {
-      await onPair({ position, error: outcome.error });
+      if (!failed.has(position)) await onPair({ position, error: outcome.error });
+      failed.add(position);
+      parts = [];
       continue;
     }
-    const e = outcome.estimate;
+    parts.push(outcome.estimate);
+    if (outcome.index % ways !== ways - 1) continue;
     const [a, b] = pairs[position];
-    store.put({
-      image0: photos[a].name,
-      image1: photos[b].name,
-      keypoints0: Float32Array.from(e.keypoints0),
-      keypoints1: Float32Array.from(e.keypoints1),
-      scores: Float32Array.from(e.confidence),
-      inliers: Uint8Array.from(e.inliers),
-      ransacThreshold: e.ransacThreshold,
-    });
+    const joined = joinWays(parts);
+    parts = [];
+    store.put({ image0: photos[a].name, image1: photos[b].name, ...joined });
     matched++;
-    await onPair({ position, matches: e.confidence.length, inliers: e.inlierCount });
+    await onPair({
+      position,
+      matches: joined.scores.length,
+      inliers: joined.inliers.reduce((s, v) => s + v, 0),
+    });
   }
   return { matched, images: new Set(order.flatMap((k) => pairs[k])).size };
+}
+
+/** The matches of a pair matched one way or both ways (the second from image 1 to image 0). */
+function joinWays(parts: readonly PairEstimate[]) {
+  const n = parts.reduce((s, e) => s + e.confidence.length, 0);
+  const keypoints0 = new Float32Array(2 * n), keypoints1 = new Float32Array(2 * n);
+  const scores = new Float32Array(n), inliers = new Uint8Array(n);
+  let o = 0;
+  parts.forEach((e, way) => {
+    const [k0, k1] = way === 0 ? [e.keypoints0, e.keypoints1] : [e.keypoints1, e.keypoints0];
+    const m = e.confidence.length;
+    keypoints0.set(Array.from(k0), 2 * o);
+    keypoints1.set(Array.from(k1), 2 * o);
+    scores.set(e.confidence, o);
+    inliers.set(e.inliers, o);
+    o += m;
+  });
+  return {
+    keypoints0,
+    keypoints1,
+    scores,
+    inliers,
+    ransacThreshold: Math.max(...parts.map((e) => e.ransacThreshold)),
+  };
 }
 
 /** A matched pair given to {@link mergeAndVerify}: a {@link StoredPair} with image indices. */
