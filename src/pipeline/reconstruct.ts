@@ -46,9 +46,11 @@ export interface PhotoFile {
 export interface MatchEvent {
   /** Position of the pair in the pair list. */
   position: number;
-  /** Matches kept (after refinement) and RANSAC inliers, or the image's error. */
+  /** Matches kept (after refinement), both ways together; absent on an error. */
   matches?: number;
+  /** The first RANSAC's inliers among them; absent on an error. */
   inliers?: number;
+  /** Why the pair could not be matched (an image that cannot be used). */
   error?: ImageError;
 }
 
