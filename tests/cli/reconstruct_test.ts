@@ -4,7 +4,6 @@
 // merged against the unsharded run (same database rows, same model files); a
 // run killed mid-way and resumed; refusals of other settings and bad inputs.
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { scoreReconstruction } from "../../src/geometry/sfm_metric.ts";
 import {
   posesFromCamerasCsv,
@@ -13,7 +12,7 @@ import {
 } from "../../src/io/cameras_csv.ts";
 import { readColmapModel } from "../../src/io/colmap_model.ts";
 import { PairStore } from "../../src/io/pair_store.ts";
-import { needsColmap } from "../support/colmap.ts";
+import { needsColmap, sqliteRows as rows } from "../support/colmap.ts";
 import { fixture, withTempDir } from "../support/util.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -41,24 +40,6 @@ async function task(name: string, args: string[], env: Record<string, string> = 
   const r = await command(name, args, env).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
-}
-
-/** Every row of every table of a SQLite file, in rowid order (blobs as bytes). */
-function rows(path: string): Record<string, unknown[]> {
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const out: Record<string, unknown[]> = {};
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .all().map((r) => String(r.name));
-    for (const t of tables) {
-      const s = db.prepare(`SELECT * FROM ${t} ORDER BY rowid`);
-      s.setReadBigInts(true);
-      out[t] = s.all();
-    }
-    return out;
-  } finally {
-    db.close();
-  }
 }
 
 const modelFiles = ["cameras.bin", "images.bin", "points3D.bin"];
