@@ -259,6 +259,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
     const failed = pairs.length - matched.length;
     if (failed) out.error(`warning: ${failed} pairs were not matched (see the warnings above)`);
     const intrinsics = knownIntrinsics(cameras, photos.length);
+    out.log(`verify:   ${matched.length} pairs on the merged keypoints`);
     const progress = newProgress(matched.length, out);
     const verified = await mergeAndVerify(matcher.gpu, photos.length, matched, {
       cellSize,
@@ -505,8 +506,8 @@ function openShards(
         problems.push(`${path}: unfinished (${store.count()} of ${h.shard.pairs} pairs)`);
       }
     }
-    if (missing.length) throw new Error(`missing shards: ${missing.join(", ")}`);
-    if (problems.length) throw new Error(problems.join("; "));
+    if (missing.length) problems.unshift(`missing shards: ${missing.join(", ")}`);
+    if (problems.length) throw new Error(`cannot merge: ${problems.join("; ")}`);
     const total = stores.reduce((s, x) => s + x.header.shard!.pairs, 0);
     if (total !== pairCount) {
       throw new Error(`${folder}: ${total} pairs in shards, ${pairCount} listed`);

@@ -93,7 +93,10 @@ Deno.test(
       assert.match(s0.out, /shard 0\/2 \(--shard 0\/2\): 3 of 6 pairs, backbone on \d of 4 photos/);
       const early = await task("reconstruct", [IMAGES, "--out", sharded, ...PINHOLE, "--merge"]);
       assert.equal(early.code, 1);
-      assert.match(early.err, /^error: missing shards: .*shards\/shard-1-of-2\.sqlite$/m);
+      assert.match(
+        early.err,
+        /^error: cannot merge: missing shards: .*shards\/shard-1-of-2\.sqlite$/m,
+      );
       const s1 = await task("reconstruct", [IMAGES, "--out", sharded, ...PINHOLE], {
         JOB_COMPLETION_INDEX: "1",
         DENO_LOFTR_SHARD_COUNT: "2",
@@ -175,6 +178,19 @@ Deno.test("reconstruct: two runs of one shard at once end with one complete shar
     const rerun = await task("reconstruct", args);
     assert.equal(rerun.code, 0, rerun.err);
     assert.match(rerun.out, /\(3 of 3 pairs already done\)/);
+    // A merge with other settings, shard 0 never run: both named, nothing changed.
+    const merge = await task("reconstruct", [
+      ...[IMAGES, "--out", dir, ...PINHOLE, "--merge", "--symmetric", "false"],
+      ...["--ransac-threshold", "2"],
+    ]);
+    assert.equal(merge.code, 1);
+    assert.match(
+      merge.err,
+      /^error: cannot merge: missing shards: .*shard-0-of-2\.sqlite; .*shard-1-of-2\.sqlite: matched with other settings$/m,
+    );
+    const kept = PairStore.read(`${dir}/shards/shard-1-of-2.sqlite`);
+    assert.equal(kept.count(), 3);
+    kept.close();
   });
 });
 
