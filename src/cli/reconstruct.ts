@@ -160,10 +160,6 @@ export async function main(args: string[], out: Output = console): Promise<void>
   const minInliers = numberOption(values["min-inliers"]!, "min-inliers", { min: 8, integer: true });
   const vt = values["verify-threshold"]!;
   const verifyThreshold = vt === "auto" ? "auto" as const : numberOption(vt, "verify-threshold");
-  const single = values["single-camera"]!;
-  if (single !== "true" && single !== "false") {
-    fail(`--single-camera expects true or false, got "${single}"`);
-  }
   let modelName: CameraModelName, params: number[] | null = null;
   try {
     modelName = cameraModel(values["camera-model"]!).name;
@@ -173,10 +169,9 @@ export async function main(args: string[], out: Output = console): Promise<void>
   } catch (e) {
     fail(`--camera-model/--camera-params: ${(e as Error).message}`);
   }
-  const sym = values.symmetric!;
-  if (sym !== "true" && sym !== "false") fail(`--symmetric expects true or false, got "${sym}"`);
-  const symmetric = sym === "true";
-  const cameras: CameraSetup = { model: modelName, params, singleCamera: single === "true" };
+  const symmetric = booleanOption(values.symmetric!, "symmetric");
+  const singleCamera = booleanOption(values["single-camera"]!, "single-camera");
+  const cameras: CameraSetup = { model: modelName, params, singleCamera };
   // Which shard, before any work: a bad --shard or environment is a one-line error.
   let shard: (Shard & { description: string }) | null = null;
   if (!values.merge) {
@@ -198,7 +193,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
   await Deno.mkdir(dir, { recursive: true });
   refuseForeignDatabase(dir);
   const { matcher, config } = await createPipeline(values);
-  const times: [string, number][] = [["read photos", performance.now() - t0]];
+  const times: [string, number][] = [["photos + model", performance.now() - t0]];
   try {
     out.log(`adapter:  ${matcher.adapterName}`);
     out.log(`weights:  ${matcher.weightsSource} (refine ${config.refine})`);
@@ -329,6 +324,14 @@ export async function main(args: string[], out: Output = console): Promise<void>
   } finally {
     matcher.destroy();
   }
+}
+
+/** A `true`/`false` option, or a usage error naming it. */
+function booleanOption(value: string, name: string): boolean {
+  if (value !== "true" && value !== "false") {
+    fail(`--${name} expects true or false, got "${value}"`);
+  }
+  return value === "true";
 }
 
 /**
