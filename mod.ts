@@ -15,11 +15,17 @@
  * matcher.destroy();
  * ```
  *
+ * Reconstruction (LoFTR as the front end of COLMAP): `exhaustivePairs`,
+ * `matchIntoStore` (a resumable `PairStore`), `mergeAndVerify`,
+ * `writeColmapDatabase`, then `colmap mapper`, and `readColmapModel`; what
+ * `deno task reconstruct` chains (README.md, "Reconstruction").
+ *
  * This is the API a user of a matcher needs. Kernels, model stages and the
  * GPU layer are exported by the advanced entry point `./gpu` (gpu.ts).
  *
  * Permissions: `--allow-read` (weights, shaders and images) and, to keep
- * Mesa's CPU adapter quiet, `--allow-env`.
+ * Mesa's CPU adapter quiet, `--allow-env`; `--allow-write` for a pair store
+ * or a COLMAP database.
  *
  * @module
  */
@@ -28,27 +34,63 @@ import { quietMesaWarning } from "./src/io/mesa.ts";
 quietMesaWarning();
 
 export {
+  assignCameras,
+  type CameraAssignment,
+  type CameraSetup,
+  DEFAULT_CELL_SIZE,
   defaultRefinement,
   estimateFromMatches,
+  exhaustivePairs,
+  type ExportImage,
+  type ExportPair,
   type ImageInput,
   InputImageError,
+  type MatchedPair,
   Matcher,
   type MatcherOptions,
+  type MatchEvent,
+  matchIntoStore,
   type MatchOptions,
   type MatchOrders,
   matchPair,
   type MatchResult,
+  mergeAndVerify,
+  type MergedKeypoints,
+  mergeKeypoints,
+  type MergeKeypointsOptions,
   nccRefinement,
   type OrderedMatches,
+  type Pair,
   type PairEstimate,
+  type PairList,
+  type PairMatches,
+  parsePairList,
+  type PhotoFile,
   PIPELINE_DEFAULTS,
   type PipelineConfig,
   pipelineConfig,
   type RefinedMatches,
   type Refinement,
   type RefineOptions,
+  sequentialPairs,
   type TwoViewModel,
+  type VerifiedMatches,
+  type VerifyOptions,
+  writeColmapDatabase,
+  type WriteDatabaseOptions,
+  type WrittenDatabase,
 } from "./src/pipeline/mod.ts";
+export { PairStore, type PairStoreHeader, type StoredPair } from "./src/io/pair_store.ts";
+export {
+  type ColmapModel,
+  type ModelCamera,
+  type ModelImage,
+  type ModelPoint,
+  readColmapModel,
+} from "./src/io/colmap_model.ts";
+export type { CameraModelName } from "./src/io/colmap_cameras.ts";
+export { type CameraSpec, type PixelConvention, TwoViewConfig } from "./src/io/colmap_database.ts";
+export type { Quaternion } from "./src/geometry/quaternion.ts";
 export {
   BUNDLED_WEIGHTS,
   CheckpointError,

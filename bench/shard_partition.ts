@@ -15,18 +15,11 @@
  */
 import {
   memoryOrder,
-  type Pair,
   partitionFigures,
   partitionPairs,
   peakLiveImages,
 } from "../src/pipeline/shard.ts";
-
-/** All pairs i < j of n images in row order. */
-function allPairs(n: number): Pair[] {
-  const pairs: Pair[] = [];
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j]);
-  return pairs;
-}
+import { exhaustivePairs } from "../src/pipeline/pair_selection.ts";
 
 /** Fewest images whose pairs number at least p. */
 function fewestImages(p: number): number {
@@ -49,7 +42,7 @@ const rows = [
   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ];
 for (const n of sizes) {
-  const pairs = allPairs(n);
+  const pairs = exhaustivePairs(n);
   for (const N of shardCounts) {
     const t0 = performance.now();
     const partition = partitionPairs(pairs, n, N);

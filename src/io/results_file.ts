@@ -66,7 +66,7 @@ export class ResultsFile<R extends ResultRecord> {
     if (!theirs) {
       throw new Error(`${path}: not a results file of ${kind.producer}; use another --out`);
     }
-    const differ = differences(theirs, config);
+    const differ = settingsDifferences(theirs, config);
     if (differ.length) {
       throw new Error(
         `${path} holds results of another configuration (${differ.join("; ")}); ` +
@@ -94,8 +94,14 @@ export class ResultsFile<R extends ResultRecord> {
   }
 }
 
-/** Settings that differ between two configurations, `key: theirs there, ours here`. */
-function differences(theirs: Record<string, unknown>, ours: Record<string, unknown>): string[] {
+/**
+ * Settings that differ between two configurations (nested objects compared
+ * key by key), each as `key: theirs there, ours here`.
+ */
+export function settingsDifferences(
+  theirs: Record<string, unknown>,
+  ours: Record<string, unknown>,
+): string[] {
   const flat = (o: Record<string, unknown>, prefix = ""): [string, string][] =>
     Object.entries(o).flatMap(([k, v]) =>
       v && typeof v === "object" && !Array.isArray(v)

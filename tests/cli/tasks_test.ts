@@ -116,3 +116,28 @@ Deno.test("task bench: a minimal run writes its JSON", async () => {
     assert.match(r.out, /conv2d/);
   });
 });
+
+Deno.test("task reconstruct and task sfm-eval: one pair into a COLMAP database; COLMAP's own model scored", async () => {
+  await withTempDir(async (dir) => {
+    const images = fixture("sfm/fountain4/images");
+    await Deno.writeTextFile(`${dir}/pairs.txt`, "0003.jpg 0004.jpg\n");
+    const r = await task("reconstruct", [
+      ...[images, "--out", `${dir}/out`, "--pairs", `${dir}/pairs.txt`],
+      ...["--orders", "one", "--skip-mapper"],
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /1 of 1 pairs verified \(F, >= 15 inliers\)/);
+    assert.ok((await Deno.stat(`${dir}/out/database.db`)).size > 0);
+    // COLMAP's SIFT model of the same 4 photos (tests/fixtures/colmap/README.md) against the
+    // ground truth: all registered, centres within 1 cm after the alignment.
+    const e = await task("sfm-eval", [
+      ...["--gt", fixture("sfm/fountain4/cameras.csv")],
+      ...["--model", fixture("colmap/fountain4_sift/bin"), "--json", `${dir}/score.json`],
+    ]);
+    assert.equal(e.code, 0, e.err);
+    assert.match(e.out, /^fountain4 +4\/4 /m);
+    const [score] = JSON.parse(await Deno.readTextFile(`${dir}/score.json`));
+    assert.equal(score.registered, 4);
+    assert.ok(score.maxPosition < 0.01, `${score.maxPosition} m`);
+  });
+});

@@ -2,12 +2,14 @@
  * Job arrays on a real Slurm: a one-node cluster on localhost
  * (tests/support/slurm.ts) runs an array of `deno run` tasks and a merge job
  * after them (--dependency=afterok), then the recipe deploy/slurm/submit.sh
- * with a stand-in for `deno task reconstruct` (tests/cluster/fake_reconstruct.ts),
- * whose merged result must equal the unsharded run's. Skipped where Debian's
+ * with the real `deno task reconstruct` on four photos, whose merged database
+ * must equal the unsharded run's, and the recovery from a failed shard. Skipped where Debian's
  * slurm-wlm and munge are not installed, or not as root.
  */
 import assert from "node:assert/strict";
 import { isRoot, LocalSlurm, missingSlurm } from "../support/slurm.ts";
+import { sqliteRows } from "../support/colmap.ts";
+import { fixture } from "../support/util.ts";
 
 const missing = missingSlurm();
 const skip = missing !== null ? "slurm-wlm not installed" : !isRoot() ? "slurmd needs root" : null;
@@ -72,59 +74,65 @@ Deno.test({
         );
       });
 
+      // The real `deno task reconstruct` of this checkout on four photos (6 pairs), the
+      // mapper left out (tests/cli/reconstruct_test.ts runs it on the same database).
+      const images = fixture("sfm/fountain4/images");
+      const options = [
+        "--camera-model",
+        "PINHOLE",
+        "--camera-params",
+        "1077.921875,1079.75,594.01953125,393.28515625",
+        "--skip-mapper",
+      ];
+      const env = { ...slurm.env, GPUS_PER_TASK: "0", DENO_LOFTR_REPO: repo, DENO: deno };
+      const submit = (out: string) =>
+        new Deno.Command(`${repo}/deploy/slurm/submit.sh`, {
+          args: [images, out, "3", ...options],
+          env,
+          clearEnv: true,
+        }).output();
+
       await t.step(
-        "deploy/slurm/submit.sh: 3 shards and the merge equal the unsharded run",
+        "deploy/slurm/submit.sh: 3 shards and the merge give the unsharded run's database",
         async () => {
           const t0 = performance.now();
-          const images = `${work}/images`;
-          await Deno.mkdir(images);
-          for (let i = 0; i < 7; i++) await Deno.writeTextFile(`${images}/img_${i}.jpg`, "");
-          // A checkout whose `deno task reconstruct` is the stand-in.
-          const checkout = `${work}/checkout`;
-          await Deno.mkdir(checkout);
-          const task =
-            `"${deno}" run --allow-read --allow-write --allow-env ${here}fake_reconstruct.ts`;
-          await Deno.writeTextFile(
-            `${checkout}/deno.json`,
-            JSON.stringify({ tasks: { reconstruct: task } }),
-          );
-          const env = { ...slurm.env, GPUS_PER_TASK: "0", DENO_LOFTR_REPO: checkout, DENO: deno };
-          const submit = await new Deno.Command(`${repo}/deploy/slurm/submit.sh`, {
-            args: [images, `${work}/out`, "3", "--tag", "t1"],
-            env,
-            clearEnv: true,
-          }).output();
-          const said = new TextDecoder().decode(submit.stdout);
-          assert.ok(submit.success, new TextDecoder().decode(submit.stderr));
+          const out = `${work}/out`;
+          const submitted = await submit(out);
+          const said = new TextDecoder().decode(submitted.stdout);
+          assert.ok(submitted.success, new TextDecoder().decode(submitted.stderr));
           const shards = Number(/^shards: job (\d+), array 0-2 /m.exec(said)?.[1]);
           const merge = Number(/^merge: +job (\d+),/m.exec(said)?.[1]);
           assert.ok(shards > 0 && merge > 0, said);
-          const jobs = await slurm.waitFor([shards, merge], 60_000);
+          const jobs = await slurm.waitFor([shards, merge], 300_000);
           for (const j of jobs) {
             assert.equal(
               j.state,
               "COMPLETED",
-              `${j.jobId} ${j.state}: ${await logs(`${work}/out/logs`)}`,
+              `${j.jobId} ${j.state}: ${await logs(`${out}/logs`)}`,
             );
           }
-          const names = [...Deno.readDirSync(`${work}/out/shards`)].map((e) => e.name).sort();
-          assert.deepEqual(names, ["shard-0-of-3.json", "shard-1-of-3.json", "shard-2-of-3.json"]);
-          const log0 = await Deno.readTextFile(`${work}/out/logs/shard-${shards}_0.out`);
+          const names = [...Deno.readDirSync(`${out}/shards`)].map((e) => e.name).sort();
+          assert.deepEqual(names, [
+            "shard-0-of-3.sqlite",
+            "shard-1-of-3.sqlite",
+            "shard-2-of-3.sqlite",
+          ]);
+          const log0 = await Deno.readTextFile(`${out}/logs/shard-${shards}_0.out`);
           assert.match(
             log0,
-            /shard 0\/3 \(SLURM_ARRAY_TASK_ID=0, N from --shard auto\/3 \(Slurm job array\)\): \d+ of 21 pairs/,
+            /shard 0\/3 \(SLURM_ARRAY_TASK_ID=0, N from --shard auto\/3 \(Slurm job array\)\): 2 of 6 pairs, backbone on \d of 4 photos/,
           );
           // The same command unsharded, here.
           const plain = await new Deno.Command(deno, {
-            args: ["task", "reconstruct", images, "--out", `${work}/plain`, "--tag", "t1"],
-            cwd: checkout,
+            args: ["task", "reconstruct", images, "--out", `${work}/plain`, ...options],
+            cwd: repo,
             env,
             clearEnv: true,
           }).output();
           assert.ok(plain.success, new TextDecoder().decode(plain.stderr));
-          assert.equal(
-            await Deno.readTextFile(`${work}/out/result.json`),
-            await Deno.readTextFile(`${work}/plain/result.json`),
+          assert.deepEqual(
+            sqliteRows(`${out}/database.db`),
+            sqliteRows(`${work}/plain/database.db`),
           );
           console.log(`  submit.sh: 3 shards + merge in ${(performance.now() - t0).toFixed(0)} ms`);
         },
@@ -134,24 +142,15 @@ Deno.test({
         "a failed shard cancels the merge; re-running it alone, then the merge",
         async () => {
           const t0 = performance.now();
-          const images = `${work}/images`, checkout = `${work}/checkout`, out = `${work}/retry`;
-          const env = {
-            ...slurm.env,
-            GPUS_PER_TASK: "0",
-            DENO_LOFTR_REPO: checkout,
-            DENO: deno,
-            FAKE_FAIL_SHARD: "1",
-          };
-          const submit = await new Deno.Command(`${repo}/deploy/slurm/submit.sh`, {
-            args: [images, out, "3", "--tag", "t1"],
-            env,
-            clearEnv: true,
-          }).output();
-          assert.ok(submit.success, new TextDecoder().decode(submit.stderr));
-          const said = new TextDecoder().decode(submit.stdout);
+          const out = `${work}/retry`;
+          // Shard 1 cannot open its result file: a folder stands in its place.
+          await Deno.mkdir(`${out}/shards/shard-1-of-3.sqlite`, { recursive: true });
+          const submitted = await submit(out);
+          assert.ok(submitted.success, new TextDecoder().decode(submitted.stderr));
+          const said = new TextDecoder().decode(submitted.stdout);
           const shards = Number(/^shards: job (\d+),/m.exec(said)?.[1]);
           const merge = Number(/^merge: +job (\d+),/m.exec(said)?.[1]);
-          const jobs = await slurm.waitFor([shards, merge], 60_000);
+          const jobs = await slurm.waitFor([shards, merge], 300_000);
           const state = (task: string | null, id: number) =>
             jobs.find((j) => (task === null ? j.jobId === id : j.arrayTaskId === task))!.state;
           assert.deepEqual(
@@ -159,35 +158,34 @@ Deno.test({
             ["COMPLETED", "FAILED", "COMPLETED"],
           );
           assert.equal(state(null, merge), "CANCELLED", "merge after a failed shard");
-          assert.deepEqual(
-            [...Deno.readDirSync(`${out}/shards`)].map((e) => e.name).sort(),
-            ["shard-0-of-3.json", "shard-2-of-3.json"],
-          );
+          const failed = await Deno.readTextFile(`${out}/logs/shard-${shards}_1.out`);
+          assert.match(failed, /^error: .*shard-1-of-3\.sqlite: cannot open the pair store/m);
+          await Deno.remove(`${out}/shards/shard-1-of-3.sqlite`);
           // deploy/README.md's recovery: the failed task alone (--array=1 is shard 1 of 3), then the merge.
           const again = await slurm.sbatch(
             `${repo}/deploy/slurm/shard.sbatch`,
-            [images, out, "3", "--tag", "t1"],
-            ["--array=1", `--chdir=${checkout}`, `--output=${out}/logs/again-%A_%a.out`],
+            [images, out, "3", ...options],
+            ["--array=1", `--chdir=${repo}`, `--output=${out}/logs/again-%A_%a.out`],
           );
           const merged = await slurm.sbatch(
             `${repo}/deploy/slurm/merge.sbatch`,
-            [images, out, "--tag", "t1"],
+            [images, out, ...options],
             [
               `--dependency=afterok:${again}`,
-              `--chdir=${checkout}`,
+              `--chdir=${repo}`,
               `--output=${out}/logs/merged-%j.out`,
             ],
           );
-          for (const j of await slurm.waitFor([again, merged], 60_000)) {
+          for (const j of await slurm.waitFor([again, merged], 300_000)) {
             assert.equal(
               j.state,
               "COMPLETED",
               `${j.jobId} ${j.state}: ${await logs(`${out}/logs`)}`,
             );
           }
-          assert.equal(
-            await Deno.readTextFile(`${out}/result.json`),
-            await Deno.readTextFile(`${work}/plain/result.json`),
+          assert.deepEqual(
+            sqliteRows(`${out}/database.db`),
+            sqliteRows(`${work}/plain/database.db`),
           );
           console.log(`  failure and recovery in ${(performance.now() - t0).toFixed(0)} ms`);
         },

@@ -15,13 +15,7 @@ import {
   shardName,
 } from "../../src/pipeline/shard.ts";
 import { seededRandom } from "../../testing/random.ts";
-
-/** All pairs i < j of n images, row order. */
-function allPairs(n: number): Pair[] {
-  const pairs: Pair[] = [];
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j]);
-  return pairs;
-}
+import { exhaustivePairs } from "../../src/pipeline/pair_selection.ts";
 
 /** Asserts that `f` throws a one-line ShardError whose message contains every part. */
 function assertShardError(f: () => unknown, ...parts: string[]) {
@@ -259,7 +253,7 @@ Deno.test("shardName and parseShardName", () => {
 Deno.test("partitionPairs: hand-computed cases", () => {
   // All 6 pairs of 4 images in 2 shards: cutting on the first image or on the
   // second touches 4 + 3 images either way; the first coordinate wins the tie.
-  const four = allPairs(4);
+  const four = exhaustivePairs(4);
   assert.deepEqual(partitionPairs(four, 4, 2), [[0, 1, 2], [3, 4, 5]]);
   assert.deepEqual(partitionPairs(four, 4, 3), [[0, 1], [2, 3], [4, 5]]);
   assert.deepEqual(partitionPairs(four, 4, 1), [[0, 1, 2, 3, 4, 5]]);
@@ -335,7 +329,7 @@ Deno.test("partitionPairs: all pairs are grouped in blocks of images", () => {
   // Backbone runs of all shards over n (bench/shard_partition.ts has the table):
   // about √(2N) for the exhaustive pairs, against N for no grouping.
   const expected: Record<number, number> = { 1: 1, 2: 1.71, 4: 2.52, 8: 3.71, 16: 5.49 };
-  const pairs = allPairs(100);
+  const pairs = exhaustivePairs(100);
   for (const [count, fraction] of Object.entries(expected)) {
     const figures = partitionFigures(pairs, partitionPairs(pairs, 100, Number(count)));
     assert.equal(figures.fraction.toFixed(2), fraction.toFixed(2), `N = ${count}`);
@@ -346,7 +340,7 @@ Deno.test("partitionPairs: all pairs are grouped in blocks of images", () => {
 
 Deno.test("memoryOrder and peakLiveImages: hand-computed cases", () => {
   // Every pair of 4 images: any order holds all 4 at some point.
-  const four = allPairs(4);
+  const four = exhaustivePairs(4);
   assert.deepEqual(memoryOrder(four), [0, 1, 2, 3, 4, 5]);
   assert.equal(peakLiveImages(four, [0, 1, 2, 3, 4, 5]), 4);
   // Images {0, 1} against {2…6}, listed row by row: row order holds 0 or 1
@@ -372,7 +366,7 @@ Deno.test("memoryOrder and peakLiveImages: hand-computed cases", () => {
 });
 
 Deno.test("memoryOrder bounds the images alive in a shard of all pairs", () => {
-  const pairs = allPairs(60);
+  const pairs = exhaustivePairs(60);
   for (const shard of partitionPairs(pairs, 60, 8)) {
     const ordered = peakLiveImages(pairs, memoryOrder(pairs, shard));
     const listed = peakLiveImages(pairs, shard);

@@ -1,7 +1,8 @@
 /**
  * Helpers of the tests that run the real `colmap` (Debian's colmap 3.8):
- * whether it is installed, and running it headless.
+ * whether it is installed, running it headless, and the rows of a database.
  */
+import { DatabaseSync } from "node:sqlite";
 
 /** Whether a `colmap` executable is on the PATH (asked once). */
 export const colmapInstalled: boolean = (() => {
@@ -39,4 +40,26 @@ export async function runColmap(args: string[]): Promise<string> {
   const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
   if (!r.success) throw new Error(`colmap ${args[0]} failed (${r.code}):\n${text.slice(-2000)}`);
   return text;
+}
+
+/**
+ * Every row of every table of a SQLite file (a COLMAP database), tables by
+ * name, rows in rowid order, integers as bigint, blobs as bytes: two files
+ * with equal dumps hold the same data.
+ */
+export function sqliteRows(path: string): Record<string, unknown[]> {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const out: Record<string, unknown[]> = {};
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all().map((r) => String(r.name));
+    for (const t of tables) {
+      const s = db.prepare(`SELECT * FROM ${t} ORDER BY rowid`);
+      s.setReadBigInts(true);
+      out[t] = s.all();
+    }
+    return out;
+  } finally {
+    db.close();
+  }
 }
