@@ -8,7 +8,9 @@ import { decodeImage, decodeImageRgb, readImageFile } from "../../src/io/decode.
 import { encodePng } from "../../src/io/viz.ts";
 import { loadSiftPairs } from "../../testing/ransac_data.ts";
 import { jpegWithExif } from "../support/exif.ts";
-import { tinyLightningCheckpoint } from "../support/tiny_checkpoint.ts";
+import { CONFIG_KEY } from "../../src/io/load_weights.ts";
+import { writeSafetensors } from "../../src/io/safetensors.ts";
+import { syntheticWeights } from "../../testing/synthetic_weights.ts";
 import { fixture, runCli, sharedDir, withTempDir } from "../support/util.ts";
 
 const JPG0 = fixture("images/fountain_0001.jpg"), JPG1 = fixture("images/fountain_0000.jpg");
@@ -218,17 +220,22 @@ Deno.test("match: bad geometry options and unwritable outputs are refused in one
 
 Deno.test("match with a fine-stage model: both orders, no coarse refinement, 1-px threshold; --refine ncc-affine refused", async () => {
   await withTempDir(async (dir) => {
-    // The official outdoor architecture with seeded random weights when ../shared is there,
-    // else the tiny ResNetFPN_8_2 checkpoint written here: plumbing, not accuracy.
-    const shared = sharedDir && `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
-    if (!shared) {
-      console.log("../shared absent: the tiny fine-stage checkpoint instead of the outdoor one");
-    }
-    const ckpt = shared ?? `${dir}/tiny.ckpt`;
-    if (!shared) await Deno.writeFile(ckpt, tinyLightningCheckpoint().bytes);
+    // The official outdoor checkpoint's architecture with seeded random weights, converted by
+    // the convert task, when ../shared is there; else the same architecture's synthetic weights
+    // (testing/synthetic_weights.ts) written here: plumbing, not accuracy.
     const weights = `${dir}/fine.safetensors`;
-    const c = await runCli("src/cli/convert.ts", [ckpt, "--out", weights]);
-    assert.equal(c.code, 0, c.err);
+    const shared = sharedDir && `${sharedDir}weights/loftr_outdoor_random_seed0.ckpt`;
+    if (shared) {
+      const c = await runCli("src/cli/convert.ts", [shared, "--out", weights]);
+      assert.equal(c.code, 0, c.err);
+    } else {
+      console.log("../shared absent: synthetic outdoor weights instead of its random checkpoint");
+      const w = syntheticWeights("full");
+      await Deno.writeFile(
+        weights,
+        writeSafetensors(w.tensors, "F32", { [CONFIG_KEY]: JSON.stringify(w.config) }),
+      );
+    }
     const args = [JPG0, JPG1, "--weights", weights, "--resize", "320"];
     const r = await match([...args, "--out", `${dir}/m.json`]);
     assert.equal(r.code, 0, r.err);
