@@ -2,21 +2,22 @@
 /**
  * The page's worker (bundled as `web/worker.js`): the engine, off the page's
  * thread. For each {@link MatchRequest} it decodes both images with the
- * browser's decoders (decode.ts), matches them with the same {@link Matcher}
- * as Deno (resized by src/io/resize.ts's policy and arithmetic), estimates F
- * on the GPU to tell inliers from outliers as `deno task match --viz` does,
- * draws the matches (src/io/draw.ts) and posts a {@link WorkerMessage}.
+ * browser's decoders (decode.ts), runs the pipeline of `deno task match`
+ * with its defaults ({@link pipelineConfig}: the same {@link Matcher},
+ * resized by src/io/resize.ts's policy and arithmetic, both orders, the
+ * refinement of coarse matches, F on the GPU to tell inliers from outliers as
+ * `deno task match --viz` does), draws the matches (src/io/draw.ts) and
+ * posts a {@link WorkerMessage}.
  * The matcher (device, weights, compiled pipelines) is kept for the next
  * request with the same model and precision.
  * @module
  */
 
-import { estimateFundamental } from "../src/geometry/ransac_gpu.ts";
 import { matchesBitmap } from "../src/io/draw.ts";
 import type { GrayImage } from "../src/io/image.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/load_weights.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
-import { coarseCells, ransacThreshold } from "../src/pipeline/two_view.ts";
+import { estimateFromMatches, matchPair, pipelineConfig } from "../src/pipeline/two_view.ts";
 import { decodeInBrowser } from "./decode.ts";
 import type {
   ImageSource,
@@ -68,7 +69,7 @@ async function decode(source: ImageSource): Promise<GrayImage> {
   return await decodeInBrowser(await res.blob(), source.name);
 }
 
-const pairs = (k: Float32Array) =>
+const pairs = (k: ArrayLike<number>) =>
   Array.from({ length: k.length / 2 }, (_, i): [number, number] => [k[2 * i], k[2 * i + 1]]);
 
 async function run(request: MatchRequest): Promise<void> {
@@ -88,48 +89,53 @@ async function run(request: MatchRequest): Promise<void> {
     type: "progress",
     message: `matching on ${matcher.adapterName} (the first run also builds the GPU pipelines)`,
   });
-  const m = await matcher.match(g0, g1, { profile: true });
-  const { coarseStride, fine } = matcher.model.config;
-  const threshold = ransacThreshold(
-    "auto",
-    "none",
-    fine !== null,
-    coarseCells([g0, g1], m, coarseStride),
-  );
+  const config = pipelineConfig(matcher);
+  const matches = await matchPair(matcher, [g0, g1], config, { profile: true });
   lap();
-  const f = await estimateFundamental(matcher.gpu, m.keypoints0, m.keypoints1, { threshold });
-  const ransacMs = lap();
+  const e = await estimateFromMatches(matcher, matches, [g0, g1], config);
+  lap();
   const drawing = matchesBitmap(
     g0,
     g1,
-    m.keypoints0,
-    m.keypoints1,
-    f.F
-      ? { inliers: f.inliers, maxSide: DRAWING_SIDE }
-      : { confidence: m.confidence, maxSide: DRAWING_SIDE },
+    e.keypoints0,
+    e.keypoints1,
+    e.F
+      ? { inliers: e.inliers, maxSide: DRAWING_SIDE }
+      : { confidence: e.confidence, maxSide: DRAWING_SIDE },
   );
-  const { "decode + resize": resizeMs = 0, ...stages } = m.timings;
+  // Each stage summed over the two orders, as `deno task match` prints them.
+  const stages: Record<string, number> = {};
+  for (const m of matches) {
+    for (const [stage, ms] of Object.entries(m.timings)) stages[stage] = (stages[stage] ?? 0) + ms;
+  }
+  const { "decode + resize": resizeMs = 0, ...network } = stages;
+  const count = e.keypoints0.length / 2;
   const result: LoftrResult = {
-    count: m.count,
-    keypoints0: pairs(m.keypoints0),
-    keypoints1: pairs(m.keypoints1),
-    confidence: Array.from(m.confidence),
-    inliers: Array.from(m.confidence, (_, k) => f.F !== null && f.inliers[k] === 1),
-    inlierCount: f.F ? f.inlierCount : 0,
-    F: f.F ? Array.from(f.F) : null,
-    ransac: { threshold, stop: f.stop, ...(f.message ? { message: f.message } : {}) },
+    count,
+    keypoints0: pairs(e.keypoints0),
+    keypoints1: pairs(e.keypoints1),
+    confidence: Array.from(e.confidence),
+    inliers: Array.from(e.confidence, (_, k) => e.F !== null && e.inliers[k] === 1),
+    inlierCount: e.F ? e.inlierCount : 0,
+    F: e.F ? Array.from(e.F) : null,
+    ransac: {
+      threshold: e.ransacThreshold,
+      stop: e.stop,
+      ...(e.message ? { message: e.message } : {}),
+    },
     adapter: matcher.adapterName,
     weights: matcher.weightsSource,
     images: [g0, g1].map((g, k) => ({
       name: g.name,
       width: g.width,
       height: g.height,
-      input: [m.inputSizes[k].width, m.inputSizes[k].height],
+      input: [matches[0].inputSizes[k].width, matches[0].inputSizes[k].height],
     })),
     timings: {
       "decode + resize": decodeMs + resizeMs,
-      ...stages,
-      RANSAC: ransacMs,
+      ...network,
+      refine: e.ms.refine,
+      RANSAC: e.ms.ransac,
       drawing: lap(),
     },
   };

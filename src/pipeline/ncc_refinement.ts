@@ -46,7 +46,11 @@ export interface RefineOptions {
 export interface RefinedMatches {
   /** Number of matches kept. */
   count: number;
-  /** Anchors in image 0 (`[x, y, …]`: the centres of the coarse cells, rounded to whole pixels). */
+  /**
+   * Anchors in image 0 (`[x, y, …]`: the centres of the coarse cells, rounded
+   * to whole pixels of image 0, or of its reduction when its cells are the
+   * larger by more than a quarter).
+   */
   keypoints0: Float64Array;
   /** Their sub-pixel positions in image 1. */
   keypoints1: Float64Array;
@@ -71,7 +75,9 @@ const STEP_RADIUS = 2;
  * The search starts at the pyramid level (2× INTER_AREA steps) where a cell
  * of image 1 is at most 2·12 pixels, over the whole matched cell plus 2
  * pixels, then ±2 pixels at each finer level, then the sub-pixel step of
- * `options.subpixel`. Matches whose patch leaves the image, whose image-0
+ * `options.subpixel`. When one image's cells are larger than the other's by
+ * more than a quarter (photos of different resolutions), that image is first
+ * reduced to the other's scale. Matches whose patch leaves the image, whose image-0
  * patch is flat, whose NCC at full resolution is below `minScore`, or whose
  * affine alignment diverges or ends below `minAlignedScore` are dropped.
  */
@@ -105,7 +111,11 @@ export function nccRefinement(
       throw new RangeError(`nccRefinement: ${name} ${v} must be an integer >= 1`);
     }
   }
-  const cell1 = Math.max(...cells[1]);
+  const [size0, size1] = cells.map((c) => Math.max(...c));
+  if (Math.max(size0, size1) > MAX_CELL_RATIO * Math.min(size0, size1)) {
+    return atCommonScale(img0, img1, kpts0, kpts1, cells, options);
+  }
+  const cell1 = size1;
   const levels = Math.max(0, Math.floor(Math.log2(cell1 / CELL_PER_LEVEL)));
   const pyramid0 = pyramid(img0, levels), pyramid1 = pyramid(img1, levels);
   const firstRadius = Math.ceil(cell1 / 2 ** levels / 2) + STEP_RADIUS;
@@ -154,6 +164,49 @@ export function nccRefinement(
     score: Float32Array.from(score),
     index: Uint32Array.from(index),
   };
+}
+
+/**
+ * Cells of one image larger than the other's by more than this factor (a
+ * photo of far more pixels, or a close-up beside a wide view) are refined at
+ * the other image's scale: patches of the same pixel size then show about the
+ * same part of the scene.
+ */
+const MAX_CELL_RATIO = 1.25;
+
+/**
+ * {@link nccRefinement} of images whose cells differ in size by more than
+ * {@link MAX_CELL_RATIO}: the image with the larger cells is reduced (INTER_AREA)
+ * to the other's scale, the matches refined there and its positions mapped back.
+ */
+function atCommonScale(
+  img0: GrayImage,
+  img1: GrayImage,
+  kpts0: ArrayLike<number>,
+  kpts1: ArrayLike<number>,
+  cells: readonly [readonly [number, number], readonly [number, number]],
+  options: RefineOptions,
+): RefinedMatches {
+  const big = Math.max(...cells[0]) > Math.max(...cells[1]) ? 0 : 1;
+  const img = big === 0 ? img0 : img1, other = cells[1 - big];
+  const scale = Math.max(...other) / Math.max(...cells[big]);
+  const small = resizeArea(
+    img,
+    Math.max(1, Math.round(img.width * scale)),
+    Math.max(1, Math.round(img.height * scale)),
+  );
+  const [sx, sy] = [small.width / img.width, small.height / img.height];
+  // Cell corners are pixel edges (they scale as they are); results are pixel centres.
+  const shrink = (k: ArrayLike<number>) => Float64Array.from(k, (v, i) => v * (i % 2 ? sy : sx));
+  const cell: [number, number] = [cells[big][0] * sx, cells[big][1] * sy];
+  const r = big === 0
+    ? nccRefinement(small, img1, shrink(kpts0), kpts1, [cell, cells[1]], options)
+    : nccRefinement(img0, small, kpts0, shrink(kpts1), [cells[0], cell], options);
+  const grown = big === 0 ? r.keypoints0 : r.keypoints1;
+  for (let i = 0; i < grown.length; i++) {
+    grown[i] = (grown[i] + 0.5) / (i % 2 ? sy : sx) - 0.5;
+  }
+  return r;
 }
 
 /** `img` and its successive 2× INTER_AREA reductions, `levels` of them. */

@@ -8,7 +8,6 @@
  * @module
  */
 
-import type { MatchResult } from "../../src/pipeline/matcher.ts";
 import type { LoftrResult } from "../../web/protocol.ts";
 import type { BrowserSession } from "./browser.ts";
 
@@ -166,7 +165,7 @@ export interface MatchComparison {
   counts: [number, number];
   /** |page − Deno| / Deno. */
   countDifference: number;
-  /** Matches whose image-0 keypoint both found (within 0.5 px). */
+  /** Matches whose image-0 keypoint both found (within 0.5 px; the nearest in image 1 of those). */
   common: number;
   /** Largest distance between their image-1 keypoints, pixels. */
   maxDistance: number;
@@ -174,11 +173,18 @@ export interface MatchComparison {
   apart: number;
 }
 
+/** Deno's matches of a pair: keypoints `[x, y, …]` in original pixels. */
+export interface DenoMatches {
+  keypoints0: ArrayLike<number>;
+  keypoints1: ArrayLike<number>;
+}
+
 /** Compares the page's matches with Deno's (see {@link MatchComparison}). */
-export function compareMatches(page: LoftrResult, deno: MatchResult): MatchComparison {
+export function compareMatches(page: LoftrResult, deno: DenoMatches): MatchComparison {
   const byCell = new Map<string, number[]>();
   const cell = (x: number, y: number) => `${Math.round(x)},${Math.round(y)}`;
-  for (let k = 0; k < deno.count; k++) {
+  const count = deno.keypoints0.length / 2;
+  for (let k = 0; k < count; k++) {
     const key = cell(deno.keypoints0[2 * k], deno.keypoints0[2 * k + 1]);
     byCell.set(key, [...byCell.get(key) ?? [], k]);
   }
@@ -187,19 +193,22 @@ export function compareMatches(page: LoftrResult, deno: MatchResult): MatchCompa
     const candidates = [-1, 0, 1].flatMap((dx) =>
       [-1, 0, 1].flatMap((dy) => byCell.get(cell(x + dx, y + dy)) ?? [])
     );
-    const k = candidates.find((k) =>
+    const [u, v] = page.keypoints1[i];
+    const near = candidates.filter((k) =>
       Math.hypot(deno.keypoints0[2 * k] - x, deno.keypoints0[2 * k + 1] - y) <= 0.5
     );
-    if (k === undefined) return;
+    if (!near.length) return;
     common++;
-    const [u, v] = page.keypoints1[i];
-    const d = Math.hypot(deno.keypoints1[2 * k] - u, deno.keypoints1[2 * k + 1] - v);
+    // Both orders of a pair can put two matches near one image-0 point: the one nearest in image 1.
+    const d = Math.min(
+      ...near.map((k) => Math.hypot(deno.keypoints1[2 * k] - u, deno.keypoints1[2 * k + 1] - v)),
+    );
     maxDistance = Math.max(maxDistance, d);
     if (d > 0.5) apart++;
   });
   return {
-    counts: [page.count, deno.count],
-    countDifference: Math.abs(page.count - deno.count) / deno.count,
+    counts: [page.count, count],
+    countDifference: Math.abs(page.count - count) / count,
     common,
     maxDistance,
     apart,

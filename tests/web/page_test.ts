@@ -1,12 +1,18 @@
 /// <reference lib="dom" />
 // The web page end to end: `deno task serve` (src/cli/serve.ts) started as a
 // child process, the page opened in headless Chromium (Dawn + SwiftShader)
-// and driven as a user would; its matches against Deno's Matcher (wgpu +
-// lavapipe) on the same images; bad input; a browser without WebGPU;
+// and driven as a user would; its matches against Deno's pipeline (wgpu +
+// lavapipe; `deno task match`'s defaults) on the same images; bad input; a browser without WebGPU;
 // Firefox ESR once. Screenshots go to out/web-test/.
 import assert from "node:assert/strict";
 import { loadImage } from "../../src/io/decode.ts";
-import { Matcher, type MatchResult } from "../../src/pipeline/matcher.ts";
+import { Matcher } from "../../src/pipeline/matcher.ts";
+import {
+  estimateFromMatches,
+  matchPair,
+  type PairEstimate,
+  pipelineConfig,
+} from "../../src/pipeline/two_view.ts";
 import type { LoftrResult } from "../../web/protocol.ts";
 import { BrowserSession, browserTest } from "../support/browser.ts";
 import {
@@ -24,11 +30,18 @@ import { fixture } from "../support/util.ts";
 const SHOTS = new URL("../../out/web-test/", import.meta.url).pathname;
 const IMAGES = fixture("images");
 
-/** Deno's matches of two image files, decoded by Deno. */
-async function denoMatches(file0: string, file1: string): Promise<MatchResult> {
+/** Deno's matches of two image files, decoded by Deno, by the pipeline of `deno task match`. */
+async function denoMatches(file0: string, file1: string): Promise<PairEstimate> {
   const matcher = await Matcher.create();
   try {
-    return await matcher.match(await loadImage(file0), await loadImage(file1));
+    const images = [await loadImage(file0), await loadImage(file1)] as const;
+    const config = pipelineConfig(matcher);
+    return await estimateFromMatches(
+      matcher,
+      await matchPair(matcher, images, config),
+      images,
+      config,
+    );
   } finally {
     matcher.destroy();
   }
@@ -70,6 +83,7 @@ function assertResultShape(r: LoftrResult, title: string): void {
     "coarse transformer",
     "coarse matching",
     "read back",
+    "refine",
     "RANSAC",
     "drawing",
   ]);
@@ -92,8 +106,8 @@ browserTest(
       const r = png.result!;
       assertResultShape(r, png.title);
       assert.deepEqual(r.images.map((i) => [i.name, i.width, i.height, ...i.input]), [
-        ["fountain_0001.png", 640, 480, 640, 480],
-        ["fountain_0000.png", 640, 480, 640, 480],
+        ["fountain_0001.png", 640, 480, 800, 608],
+        ["fountain_0000.png", 640, 480, 800, 608],
       ]);
       const c = compareMatches(
         r,
@@ -107,8 +121,8 @@ browserTest(
       const e = jpeg.result!;
       assertResultShape(e, jpeg.title);
       assert.deepEqual(e.images.map((i) => [i.width, i.height, ...i.input]), [
-        [1200, 800, 640, 432],
-        [1200, 800, 640, 432],
+        [1200, 800, 800, 528],
+        [1200, 800, 800, 528],
       ]);
       const ce = compareMatches(
         e,
@@ -255,7 +269,7 @@ browserTest(
         name: "large.jpg",
         width: 8660,
         height: 5773,
-        input: [640, 432],
+        input: [800, 528],
       });
       const longest = Math.max(...gaps);
       console.log(
