@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { decodeImage, readImageFile } from "../src/io/decode.ts";
 import { createPipeline, describePipeline, PIPELINE_OPTIONS } from "../src/cli/pipeline_options.ts";
-import { estimateFromMatches, matchPair } from "../src/pipeline/two_view.ts";
+import { estimateFromMatches, matchPair, matchTimings } from "../src/pipeline/two_view.ts";
 import { median } from "./profile.ts";
 
 const { values, positionals } = parseArgs({
@@ -31,10 +31,7 @@ const runs: Record<string, number>[] = [];
 for (let rep = 0; rep <= Number(values.reps); rep++) {
   const matches = await matchPair(matcher, images, config, { profile: true });
   const e = await estimateFromMatches(matcher, matches, images, config);
-  const stages: Record<string, number> = {};
-  for (const m of matches) {
-    for (const [stage, ms] of Object.entries(m.timings)) stages[stage] = (stages[stage] ?? 0) + ms;
-  }
+  const stages = matchTimings(matches);
   stages.refine = e.ms.refine;
   stages.RANSAC = e.ms.ransac;
   stages.total = Object.values(stages).reduce((a, b) => a + b, 0);

@@ -17,7 +17,12 @@ import { matchesBitmap } from "../src/io/draw.ts";
 import type { GrayImage } from "../src/io/image.ts";
 import { BUNDLED_WEIGHTS, loadWeights } from "../src/io/load_weights.ts";
 import { Matcher } from "../src/pipeline/matcher.ts";
-import { estimateFromMatches, matchPair, pipelineConfig } from "../src/pipeline/two_view.ts";
+import {
+  estimateFromMatches,
+  matchPair,
+  matchTimings,
+  pipelineConfig,
+} from "../src/pipeline/two_view.ts";
 import { decodeInBrowser } from "./decode.ts";
 import type {
   ImageSource,
@@ -104,11 +109,7 @@ async function run(request: MatchRequest): Promise<void> {
       : { confidence: e.confidence, maxSide: DRAWING_SIDE },
   );
   // Each stage summed over the two orders, as `deno task match` prints them.
-  const stages: Record<string, number> = {};
-  for (const m of matches) {
-    for (const [stage, ms] of Object.entries(m.timings)) stages[stage] = (stages[stage] ?? 0) + ms;
-  }
-  const { "decode + resize": resizeMs = 0, ...network } = stages;
+  const { "decode + resize": resizeMs = 0, ...network } = matchTimings(matches);
   const count = e.keypoints0.length / 2;
   const result: LoftrResult = {
     count,

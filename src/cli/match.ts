@@ -17,6 +17,7 @@ import { drawMatches, encodePng } from "../io/viz.ts";
 import {
   estimateFromMatches,
   matchPair,
+  matchTimings,
   type OrderedMatches,
   type PairEstimate,
   type PipelineConfig,
@@ -151,15 +152,6 @@ function poseOf(e: PairEstimate, k: Intrinsics) {
   const E = essentialFromFundamental(e.F, k.K0, k.K1);
   const { R, t, inFront } = recoverPose(E, e.keypoints0, e.keypoints1, k.K0, k.K1, e.inliers);
   return { E, R, t, rotationDegrees: rotationAngle(R), inFront };
-}
-
-/** Milliseconds per stage of the matching of one or both orders, summed over the orders. */
-function matchTimings(matches: OrderedMatches): Record<string, number> {
-  const sum: Record<string, number> = {};
-  for (const m of matches) {
-    for (const [stage, ms] of Object.entries(m.timings)) sum[stage] = (sum[stage] ?? 0) + ms;
-  }
-  return sum;
 }
 
 function toCsv(e: PairEstimate): string {

@@ -30,6 +30,7 @@ export {
   type ImagePair,
   type MatchOrders,
   matchPair,
+  matchTimings,
   type OrderedMatches,
   type PairEstimate,
   type PairOutcome,

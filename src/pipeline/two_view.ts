@@ -176,6 +176,15 @@ export function ransacThreshold(
  */
 export type OrderedMatches = readonly [MatchResult] | readonly [MatchResult, MatchResult];
 
+/** Milliseconds per stage of the matching of `matches` (`timings`), summed over the orders. */
+export function matchTimings(matches: OrderedMatches): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const m of matches) {
+    for (const [stage, ms] of Object.entries(m.timings)) sum[stage] = (sum[stage] ?? 0) + ms;
+  }
+  return sum;
+}
+
 /** Keypoints of one order after refinement, in the order (image 0, image 1) of the pair. */
 interface OrderMatches {
   k0: ArrayLike<number>;
