@@ -15,7 +15,7 @@ import {
 } from "../pipeline/evaluate.ts";
 import { drawMatches } from "../io/viz.ts";
 import { fail, type Output, runMain } from "./common.ts";
-import { Progress } from "./progress.ts";
+import { Progress, stderrSink } from "./progress.ts";
 import { openEvalResults } from "../pipeline/evaluate.ts";
 import {
   createPipeline,
@@ -108,11 +108,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
           ? ` (${dataset.pairs.length - todo} of ${dataset.pairs.length} pairs already done)`
           : ""),
     );
-    const progress = new Progress(todo, {
-      tty: Deno.stderr.isTerminal(),
-      write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-      log: (line) => out.error(line),
-    });
+    const progress = new Progress(todo, stderrSink(out));
     const vizDir = values["viz-dir"];
     const records = await evaluate(matcher, dataset, config, results, async (event) => {
       if (event.record.error) {

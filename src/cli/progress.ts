@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { Output } from "./common.ts";
+
 /** Where {@link Progress} writes. */
 export interface ProgressSink {
   /** A terminal: one line redrawn in place. Otherwise a line at every tenth of the work. */
@@ -12,6 +14,18 @@ export interface ProgressSink {
   write(text: string): void;
   /** Writes a line. */
   log(line: string): void;
+}
+
+/**
+ * The sink of a command's progress: standard error, as a bar when it is a
+ * terminal, else lines through `out.error`.
+ */
+export function stderrSink(out: Output): ProgressSink {
+  return {
+    tty: Deno.stderr.isTerminal(),
+    write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+    log: (line) => out.error(line),
+  };
 }
 
 /** A progress bar with rate and time left (on a terminal), or occasional lines. */

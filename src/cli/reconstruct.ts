@@ -68,7 +68,7 @@ import {
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
 } from "./pipeline_options.ts";
-import { Progress } from "./progress.ts";
+import { Progress, stderrSink } from "./progress.ts";
 import { sceneName, scoreTable } from "./sfm_eval.ts";
 
 const HELP = `Usage: deno task reconstruct IMAGES --out DIR [options]
@@ -250,7 +250,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
     if (failed) out.error(`warning: ${failed} pairs were not matched (see the warnings above)`);
     const intrinsics = knownIntrinsics(cameras, photos.length);
     out.log(`verify:   ${matched.length} pairs on the merged keypoints`);
-    const progress = newProgress(matched.length, out);
+    const progress = new Progress(matched.length, stderrSink(out));
     const verified = await mergeAndVerify(matcher.gpu, photos.length, matched, {
       cellSize,
       minInliers,
@@ -432,7 +432,7 @@ async function matchPairs(
       (before ? ` (${before} of ${positions.length} pairs already done)` : ""),
   );
   if (todo <= 0) return;
-  const progress = newProgress(todo, out);
+  const progress = new Progress(todo, stderrSink(out));
   const r = await matchIntoStore(matcher, photos, pairs, positions, config, store, (e) => {
     const [a, b] = pairs[e.position];
     if (e.error) {
@@ -442,14 +442,6 @@ async function matchPairs(
     progress.tick(`${photos[a].name} ${photos[b].name}`);
   });
   out.log(`matched:  ${r.matched} pairs, backbone on ${r.images} photos`);
-}
-
-function newProgress(total: number, out: Output): Progress {
-  return new Progress(total, {
-    tty: Deno.stderr.isTerminal(),
-    write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-    log: (line) => out.error(line),
-  });
 }
 
 /**

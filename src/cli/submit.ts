@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { readCsv } from "../io/dataset.ts";
 import { fail, type Output, runMain } from "./common.ts";
-import { Progress } from "./progress.ts";
+import { Progress, stderrSink } from "./progress.ts";
 import { estimatePairs } from "../pipeline/two_view.ts";
 import {
   createPipeline,
@@ -69,11 +69,7 @@ export async function main(args: string[], out: Output = console): Promise<void>
   try {
     out.log(`adapter:  ${matcher.adapterName}`);
     out.log(`weights:  ${matcher.weightsSource} (${describePipeline(config)})`);
-    const progress = new Progress(samples.length, {
-      tty: Deno.stderr.isTerminal(),
-      write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-      log: (line) => out.error(line),
-    });
+    const progress = new Progress(samples.length, stderrSink(out));
     const warn = (line: string) => {
       progress.clear();
       out.error(`warning: ${line}`);
