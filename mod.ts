@@ -71,6 +71,7 @@ export {
   pipelineConfig,
   type RefinedMatches,
   type Refinement,
+  REFINEMENTS,
   type RefineOptions,
   sequentialPairs,
   type TwoViewModel,

@@ -14,6 +14,7 @@ import {
   type PipelineConfig,
   pipelineConfig,
   type Refinement,
+  REFINEMENTS,
 } from "../pipeline/two_view.ts";
 
 const RANSAC = PIPELINE_DEFAULTS.ransac;
@@ -128,8 +129,7 @@ export async function createPipeline(
     seed: numberOption(values.seed!, "seed", { integer: true }),
   };
   if (!(ransac.confidence < 1)) fail(`--ransac-confidence must be below 1`);
-  const refinements: Refinement[] = ["ncc-affine", "ncc", "none"];
-  if (values.refine !== undefined && !refinements.includes(values.refine as Refinement)) {
+  if (values.refine !== undefined && !REFINEMENTS.includes(values.refine as Refinement)) {
     fail(`--refine expects ncc-affine, ncc or none, got "${values.refine}"`);
   }
   const orders = values.orders! as MatchOrders;

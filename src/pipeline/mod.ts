@@ -39,6 +39,7 @@ export {
   pipelineConfig,
   ransacThreshold,
   type Refinement,
+  REFINEMENTS,
   type TwoViewModel,
 } from "./two_view.ts";
 export {

@@ -111,11 +111,10 @@ export function nccRefinement(
       throw new RangeError(`nccRefinement: ${name} ${v} must be an integer >= 1`);
     }
   }
-  const [size0, size1] = cells.map((c) => Math.max(...c));
-  if (Math.max(size0, size1) > MAX_CELL_RATIO * Math.min(size0, size1)) {
-    return atCommonScale(img0, img1, kpts0, kpts1, cells, options);
+  const [cell0, cell1] = cells.map((c) => Math.max(...c));
+  if (Math.max(cell0, cell1) > MAX_CELL_RATIO * Math.min(cell0, cell1)) {
+    return atCommonScale(img0, img1, kpts0, kpts1, cells, cell0 > cell1 ? 0 : 1, options);
   }
-  const cell1 = size1;
   const levels = Math.max(0, Math.floor(Math.log2(cell1 / CELL_PER_LEVEL)));
   const pyramid0 = pyramid(img0, levels), pyramid1 = pyramid(img1, levels);
   const firstRadius = Math.ceil(cell1 / 2 ** levels / 2) + STEP_RADIUS;
@@ -176,8 +175,9 @@ const MAX_CELL_RATIO = 1.25;
 
 /**
  * {@link nccRefinement} of images whose cells differ in size by more than
- * {@link MAX_CELL_RATIO}: the image with the larger cells is reduced (INTER_AREA)
- * to the other's scale, the matches refined there and its positions mapped back.
+ * {@link MAX_CELL_RATIO}: image `big`, the one with the larger cells, is
+ * reduced (INTER_AREA) to the other's scale, the matches refined there and
+ * its positions mapped back.
  */
 function atCommonScale(
   img0: GrayImage,
@@ -185,9 +185,9 @@ function atCommonScale(
   kpts0: ArrayLike<number>,
   kpts1: ArrayLike<number>,
   cells: readonly [readonly [number, number], readonly [number, number]],
+  big: 0 | 1,
   options: RefineOptions,
 ): RefinedMatches {
-  const big = Math.max(...cells[0]) > Math.max(...cells[1]) ? 0 : 1;
   const img = big === 0 ? img0 : img1, other = cells[1 - big];
   const scale = Math.max(...other) / Math.max(...cells[big]);
   const small = resizeArea(

@@ -22,7 +22,10 @@ import type { ResizePolicy } from "../io/resize.ts";
  * alignment; `ncc`, NCC search with a quadratic peak; `none`, the coarse
  * cells as they come (their top-left corners).
  */
-export type Refinement = "ncc-affine" | "ncc" | "none";
+export type Refinement = typeof REFINEMENTS[number];
+
+/** Every {@link Refinement}, the default for coarse-only models first. */
+export const REFINEMENTS = ["ncc-affine", "ncc", "none"] as const;
 
 /**
  * Which orders of a pair are matched: `one`, image 0 against image 1;
@@ -300,14 +303,16 @@ export async function estimateFromMatches(
     stop: f.stop,
     message: f.message,
     ms: {
-      match: matches.reduce(
-        (sum, m) => sum + Object.values(m.timings).reduce((a, b) => a + b, 0),
-        0,
-      ),
+      match: Object.values(matchTimings(matches)).reduce((a, b) => a + b, 0),
       refine,
       ransac: lap(),
     },
   };
+}
+
+/** The image pairs `matchMany` matches for the pair (a, b) with `orders`: (a, b), then (b, a). */
+function orderedPairs(a: number, b: number, orders: MatchOrders): [number, number][] {
+  return orders === "both" ? [[a, b], [b, a]] : [[a, b]];
 }
 
 /** The {@link MatchOptions} of `config`, with `extra` (e.g. `profile`) on top. */
@@ -332,12 +337,11 @@ export async function matchPair(
   config: PipelineConfig,
   extra: MatchOptions = {},
 ): Promise<OrderedMatches> {
-  const orders: [number, number][] = config.orders === "both" ? [[0, 1], [1, 0]] : [[0, 1]];
   const out: MatchResult[] = [];
   for await (
     const { pair: _, images: _images, ...m } of matcher.matchMany(
       images,
-      orders,
+      orderedPairs(0, 1, config.orders),
       matchOptions(config, extra),
     )
   ) {
@@ -387,10 +391,7 @@ export async function* estimatePairs(
   while (left.length) {
     let done = 0;
     try {
-      const orders = left.flatMap((k): [number, number][] => {
-        const [a, b] = ids[k];
-        return both ? [[a, b], [b, a]] : [[a, b]];
-      });
+      const orders = left.flatMap((k) => orderedPairs(...ids[k], config.orders));
       let first: MatchResult | null = null;
       for await (const m of matcher.matchMany(paths, orders, options)) {
         if (both && !first) {
