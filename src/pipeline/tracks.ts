@@ -11,7 +11,8 @@
  *   engine's coordinates `[i·c − 0.5, (i+1)·c − 0.5)`, so with `cellSize` 1
  *   every pixel is one cell). Every occupied cell gets one keypoint.
  * * **Position: the score-weighted mean** of the match positions that fall
- *   in the cell (the plain mean if all their scores are 0). The cell is
+ *   in the cell (the plain mean if all their scores are 0); where a cell
+ *   holds positions of `preferred` matches, of those alone. The cell is
  *   meant to be about the size of the matcher's localisation error, so its
  *   positions are taken as noisy observations of one physical point; the
  *   weighted mean is their least-squares estimate, displaces the
@@ -23,8 +24,11 @@
  *   no larger than the matcher's precision.
  * * **Matches.** Each match maps to the keypoints of its two cells. Per pair,
  *   one match per keypoint on each side (COLMAP drops pairs of matches that
- *   share a keypoint): by decreasing score, a match is kept when neither of
- *   its keypoints is taken yet (ties: smaller keypoint indices first).
+ *   share a keypoint): preferred matches first, then by decreasing score, a
+ *   match is kept when neither of its keypoints is taken yet (ties: smaller
+ *   keypoint indices first). So a match that is not preferred (say, one a
+ *   first RANSAC rejected) never moves or displaces a preferred one; it only
+ *   adds a keypoint and a match where they left room.
  *   Repeated matches of the same two cells collapse into one.
  * * **Cap.** With `maxKeypoints`, an image keeps its keypoints of largest
  *   total score (sum over its matches; ties: cell order); matches to dropped
@@ -59,6 +63,12 @@ export interface PairMatches {
   keypoints1: ArrayLike<number>;
   /** Per match, its confidence (≥ 0): the weight of its positions and its rank in the pair. */
   scores: ArrayLike<number>;
+  /**
+   * Per match, 1 if it is preferred (ranked before every match that is not,
+   * and its positions alone place a keypoint they share a cell with), else 0.
+   * Default: every match preferred.
+   */
+  preferred?: ArrayLike<number>;
 }
 
 /** Options of `mergeKeypoints`. */
@@ -75,7 +85,7 @@ export interface MergeKeypointsOptions {
 export interface MergedKeypoints {
   /** Per image, its keypoints `[x, y, …]` in this engine's pixel convention, in cell order. */
   keypoints: Float32Array[];
-  /** Per image and keypoint, the sum of the scores of the match positions merged into it. */
+  /** Per image and keypoint, the sum of the scores of the match positions that placed it. */
   keypointScores: Float32Array[];
   /**
    * Per pair (input order), the kept matches as rows × 2 keypoint indices:
@@ -135,6 +145,9 @@ export function mergeKeypoints(
         } positions`,
       );
     }
+    if (p.preferred && p.preferred.length !== n) {
+      throw new Error(`${what}: ${n} scores but ${p.preferred.length} preferred flags`);
+    }
     if (options.numImages === undefined) {
       numImages = Math.max(numImages, p.image0 + 1, p.image1 + 1);
     }
@@ -161,12 +174,14 @@ export function mergeKeypoints(
     x: new Float64Array(n),
     y: new Float64Array(n),
     w: new Float64Array(n),
+    preferred: new Uint8Array(n),
     size: 0,
   }));
-  const keys0: Float64Array[] = [], keys1: Float64Array[] = [];
+  const keys0: Float64Array[] = [], keys1: Float64Array[] = [], preferredOf: Uint8Array[] = [];
   pairs.forEach((p, i) => {
     const n = p.scores.length;
     const k0 = new Float64Array(n), k1 = new Float64Array(n);
+    const preferred = Uint8Array.from({ length: n }, (_, m) => (p.preferred?.[m] ?? 1) ? 1 : 0);
     for (let m = 0; m < n; m++) {
       const w = p.scores[m];
       if (!(w >= 0) || !Number.isFinite(w)) {
@@ -183,11 +198,13 @@ export function mergeKeypoints(
         o.x[o.size] = x;
         o.y[o.size] = y;
         o.w[o.size] = w;
+        o.preferred[o.size] = preferred[m];
         o.size++;
       }
     }
     keys0.push(k0);
     keys1.push(k1);
+    preferredOf.push(preferred);
   });
 
   // Per image: keypoints in cell order, positions summed in a canonical order.
@@ -216,20 +233,26 @@ export function mergeKeypoints(
       const lo = start[i], hi = start[i + 1];
       if (hi - lo > 1) {
         order.subarray(lo, hi).sort((a, b) =>
-          o.x[a] - o.x[b] || o.y[a] - o.y[b] || o.w[a] - o.w[b]
+          o.x[a] - o.x[b] || o.y[a] - o.y[b] || o.w[a] - o.w[b] ||
+          o.preferred[a] - o.preferred[b]
         );
       }
-      let sw = 0, sx = 0, sy = 0, ux = 0, uy = 0;
+      // the preferred positions of the cell, or all of them when none is
+      let anyPreferred = 0;
+      for (let r = lo; r < hi; r++) anyPreferred |= o.preferred[order[r]];
+      let sw = 0, sx = 0, sy = 0, ux = 0, uy = 0, count = 0;
       for (let r = lo; r < hi; r++) {
         const k = order[r];
+        if (anyPreferred && !o.preferred[k]) continue;
+        count++;
         sw += o.w[k];
         sx += o.w[k] * o.x[k];
         sy += o.w[k] * o.y[k];
         ux += o.x[k];
         uy += o.y[k];
       }
-      xs[i] = sw > 0 ? sx / sw : ux / (hi - lo);
-      ys[i] = sw > 0 ? sy / sw : uy / (hi - lo);
+      xs[i] = sw > 0 ? sx / sw : ux / count;
+      ys[i] = sw > 0 ? sy / sw : uy / count;
       ws[i] = sw;
     }
     // the cap: the cells of largest total score, kept in cell order
@@ -268,15 +291,17 @@ export function mergeKeypoints(
   pairs.forEach((p, i) => {
     const n = p.scores.length;
     const a = new Int32Array(n), b = new Int32Array(n), s = new Float64Array(n);
+    const preferred = new Uint8Array(n);
     let m = 0;
     for (let k = 0; k < n; k++) {
       a[m] = keypointOf(p.image0, keys0[i][k]);
       b[m] = keypointOf(p.image1, keys1[i][k]);
       s[m] = p.scores[k];
+      preferred[m] = preferredOf[i][k];
       if (a[m] >= 0 && b[m] >= 0) m++;
     }
     const cand = new Int32Array(m).map((_, k) => k);
-    cand.sort((u, v) => s[v] - s[u] || a[u] - a[v] || b[u] - b[v]);
+    cand.sort((u, v) => preferred[v] - preferred[u] || s[v] - s[u] || a[u] - a[v] || b[u] - b[v]);
     const used0 = new Uint8Array(keypointScores[p.image0].length);
     const used1 = new Uint8Array(keypointScores[p.image1].length);
     const kept: number[] = [];

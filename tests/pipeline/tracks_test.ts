@@ -76,6 +76,42 @@ Deno.test("tracks: keypoints numbered row by row; one match per keypoint and pai
   assert.ok(Math.abs(ks[0] - 1.6) < 1e-6 && Math.abs(ks[1] - 1.1) < 1e-6);
 });
 
+Deno.test("tracks: preferred matches claim keypoints first and alone place them", () => {
+  // cells of 2 px: image 0 a1 [3.5, 5.5), a2 [19.5, 21.5), a3; image 1 b1, b2 [59.5, 61.5), b3, b4
+  const m = [
+    [[5, 1], [50, 5], 0.4, 1], // preferred: places a1 and b1
+    [[5.4, 1], [60, 5], 0.9, 0], // a1 again, a better score but not preferred: refused
+    [[20.5, 1], [60.5, 5], 0.7, 0], // not preferred, a2 claimed by the last match: refused
+    [[40, 1], [80, 5], 0.5, 0], // not preferred, a3 and b4 free: kept
+    [[21, 1], [70, 5], 0.2, 1], // preferred: places a2 and b3
+  ] as const;
+  const pair = {
+    image0: 0,
+    image1: 1,
+    keypoints0: f32(...m.flatMap((t) => t[0])),
+    keypoints1: f32(...m.flatMap((t) => t[1])),
+    scores: m.map((t) => t[2]),
+    preferred: m.map((t) => t[3]),
+  };
+  const r = mergeKeypoints([pair], { cellSize: 2 });
+  // a1 at the preferred (5, 1), not moved towards (5.4, 1); a2 at (21, 1), not towards (20.5, 1)
+  assert.deepEqual(Array.from(r.keypoints[0]), [5, 1, 21, 1, 40, 1]);
+  // b2 has no preferred position: the score-weighted mean of its own, (0.9·60 + 0.7·60.5) / 1.6
+  assert.deepEqual(Array.from(r.keypoints[1]), [50, 5, 60.21875, 5, 70, 5, 80, 5]);
+  assert.deepEqual(rows(r.matches[0]), [[0, 0], [1, 2], [2, 3]]);
+  assert.deepEqual(
+    Array.from(r.keypointScores[0]),
+    [0.4, 0.2, 0.5].map(Math.fround),
+  );
+  // without `preferred` every match is preferred: the score decides
+  const plain = mergeKeypoints([{ ...pair, preferred: undefined }], { cellSize: 2 });
+  assert.deepEqual(rows(plain.matches[0]), [[0, 1], [1, 2], [2, 3]]);
+  assert.throws(
+    () => mergeKeypoints([{ ...pair, preferred: [1] }], { cellSize: 2 }),
+    /pair 0 \(images 0, 1\): 5 scores but 1 preferred flags/,
+  );
+});
+
 Deno.test("tracks: the same output for any order of the pairs and of the matches", () => {
   const rnd = seededRandom(11);
   const pairs: PairMatches[] = [];
@@ -83,14 +119,16 @@ Deno.test("tracks: the same output for any order of the pairs and of the matches
     const n = 200;
     // points on a coarse lattice plus noise, so that cells are shared across pairs
     const k0 = new Float32Array(2 * n), k1 = new Float32Array(2 * n), s = new Float32Array(n);
+    const preferred = new Uint8Array(n);
     for (let m = 0; m < n; m++) {
+      preferred[m] = (rnd() + 1) / 2 < 0.7 ? 1 : 0; // rnd() is uniform in [−1, 1)
       k0[2 * m] = 4 * Math.floor(10 + 10 * rnd()) + 0.7 * rnd();
       k0[2 * m + 1] = 4 * Math.floor(10 + 10 * rnd()) + 0.7 * rnd();
       k1[2 * m] = 4 * Math.floor(10 + 10 * rnd()) + 0.7 * rnd();
       k1[2 * m + 1] = 4 * Math.floor(10 + 10 * rnd()) + 0.7 * rnd();
       s[m] = Math.round(50 + 50 * rnd()) / 100; // ties on purpose
     }
-    pairs.push({ image0: i, image1: j, keypoints0: k0, keypoints1: k1, scores: s });
+    pairs.push({ image0: i, image1: j, keypoints0: k0, keypoints1: k1, scores: s, preferred });
   }
   const shuffle = <T>(a: T[]) => {
     const b = a.slice();
@@ -117,6 +155,7 @@ Deno.test("tracks: the same output for any order of the pairs and of the matches
           ms.flatMap((m) => [p.keypoints1[2 * m], p.keypoints1[2 * m + 1]]),
         ),
         scores: Float32Array.from(ms.map((m) => p.scores[m])),
+        preferred: Uint8Array.from(ms.map((m) => p.preferred![m])),
       };
     });
     const r = mergeKeypoints(permuted, { cellSize: 3 });

@@ -45,6 +45,26 @@ function lookAt(centre: number[], target: number[]): CameraPose {
   return { R, t };
 }
 
+/**
+ * Where a PINHOLE camera (COLMAP's `fx, fy, cx, cy`) at `pose` sees the world
+ * point X: `[u, v, depth]`, (u, v) in this engine's pixel convention.
+ */
+export function projectPoint(
+  params: readonly number[],
+  pose: CameraPose,
+  X: ArrayLike<number>,
+): [number, number, number] {
+  const { R, t } = pose;
+  const xc = [0, 1, 2].map((r) =>
+    R[3 * r] * X[0] + R[3 * r + 1] * X[1] + R[3 * r + 2] * X[2] + t[r]
+  );
+  return [
+    params[0] * xc[0] / xc[2] + params[2] - 0.5,
+    params[1] * xc[1] / xc[2] + params[3] - 0.5,
+    xc[2],
+  ];
+}
+
 /** `cameras` views (≥ 2) of `count` random points, seeded. */
 export function syntheticScene(cameras = 5, count = 400, seed = 1): SyntheticScene {
   const rnd = seededRandom(seed);
@@ -57,15 +77,11 @@ export function syntheticScene(cameras = 5, count = 400, seed = 1): SyntheticSce
     const x = -2 + (4 * c) / (cameras - 1);
     poses.push(lookAt([x, 0.3 * Math.sin(c), 0.2 * c], [0.1 * c, 0, 6]));
   }
-  const projections = poses.map(({ R, t }) => {
+  const projections = poses.map((pose) => {
     const out = new Float64Array(2 * count);
     points.forEach((X, i) => {
-      const xc = [0, 1, 2].map((r) =>
-        R[3 * r] * X[0] + R[3 * r + 1] * X[1] + R[3 * r + 2] * X[2] + t[r]
-      );
-      const u = colmapParams[0] * xc[0] / xc[2] + colmapParams[2] - 0.5;
-      const v = colmapParams[1] * xc[1] / xc[2] + colmapParams[3] - 0.5;
-      const inside = xc[2] > 0 && u > 0 && v > 0 && u < width - 1 && v < height - 1;
+      const [u, v, depth] = projectPoint(colmapParams, pose, X);
+      const inside = depth > 0 && u > 0 && v > 0 && u < width - 1 && v < height - 1;
       out[2 * i] = inside ? u : NaN;
       out[2 * i + 1] = inside ? v : NaN;
     });
