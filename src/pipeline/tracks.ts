@@ -31,8 +31,9 @@
  *   adds a keypoint and a match where they left room.
  *   Repeated matches of the same two cells collapse into one.
  * * **Cap.** With `maxKeypoints`, an image keeps its keypoints of largest
- *   total score (sum over its matches; ties: cell order); matches to dropped
- *   keypoints are dropped (hloc reassigns them to a near kept keypoint).
+ *   total score (the sum over the positions that placed it; ties: cell
+ *   order); matches to dropped keypoints are dropped (hloc reassigns them to
+ *   a near kept keypoint).
  * * **Determinism.** Keypoints are numbered in cell order (row by row, top to
  *   bottom, left to right); positions are summed in a canonical order. The
  *   output is identical for any order of the pairs and of the matches within

@@ -40,8 +40,13 @@ Deno.test("pair selection: a pair file, with its errors naming file and line", (
 });
 
 /** The 2-px cell of point k's projection (cells start at the image's corner, tracks.ts). */
+/** The 2-px merge cell of a position, as a key. */
+function cellAt(x: number, y: number): string {
+  return [x, y].map((v) => Math.floor((v + 0.5) / 2)).join(",");
+}
+
 function cellOf(projections: Float64Array, k: number): string {
-  return [0, 1].map((d) => Math.floor((projections[2 * k + d] + 0.5) / 2)).join(",");
+  return cellAt(projections[2 * k], projections[2 * k + 1]);
 }
 
 function storedPair(image0: string, image1: string, n: number, seed: number): StoredPair {
@@ -152,6 +157,7 @@ Deno.test("merge and verify: keypoints shared across pairs, one match per keypoi
     // a, in b 10–50 px off the epipolar line), which it must reject.
     const k0: number[] = [], k1: number[] = [], s: number[] = [], inl: number[] = [];
     const centreA = cameraCentre(scene.poses[a]);
+    let outlierCount = 0;
     for (let i = 0; i < scene.points.length; i++) {
       const pa = scene.projections[a], pb = scene.projections[b];
       if (Number.isNaN(pa[2 * i]) || Number.isNaN(pb[2 * i])) continue;
@@ -183,10 +189,11 @@ Deno.test("merge and verify: keypoints shared across pairs, one match per keypoi
         k1.push(ox, oy);
         s.push(0.95);
         inl.push(0);
-        outlierCells[b].add([ox, oy].map((v) => Math.floor((v + 0.5) / 2)).join(","));
-        outliers[pairs.length] = (outliers[pairs.length] ?? 0) + 1;
+        outlierCells[b].add(cellAt(ox, oy));
+        outlierCount++;
       }
     }
+    outliers.push(outlierCount);
     pairs.push({
       image0: a,
       image1: b,
